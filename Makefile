@@ -1,0 +1,59 @@
+# make demo   the main job: a guided run of wacloud end to end (SQLite, no servers)
+# make test   C++ tests (ctest) and the Python suites (pytest)
+# make bench  benchmarks against their named baselines
+# Each target bootstraps what it needs: system packages (as root), .venv, the package.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CORE_BUILD = build/$(shell $(PY) -c 'import sys; print(sys.implementation.cache_tag)')
+INSTALLED := $(VENV)/.wacloud-installed
+CORE_SOURCES := $(shell find cpp cmake python/bindings.cpp CMakeLists.txt pyproject.toml -type f \
+                  \( -name '*.cpp' -o -name '*.hpp' -o -name '*.txt' -o -name '*.cmake' -o -name '*.toml' \))
+
+.PHONY: all demo test cpp-test py-test bench lint format serve fuzz clean bootstrap
+all: test
+
+bootstrap: $(INSTALLED)
+
+.deps/.system-ready: scripts/bootstrap.sh
+	@bash scripts/bootstrap.sh
+	@mkdir -p .deps && touch $@
+
+$(PY): | .deps/.system-ready
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# One editable install builds the core and its GoogleTest binary into $(CORE_BUILD);
+# it reruns, incrementally, only when a C++ or build file changed.
+$(INSTALLED): $(CORE_SOURCES) .deps/.system-ready | $(PY)
+	$(PY) -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" ninja
+	WACLOUD_BUILD_TESTS=ON $(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	@touch $@
+
+test: cpp-test py-test
+
+cpp-test: $(INSTALLED)
+	ctest --test-dir $(CORE_BUILD) --output-on-failure --no-tests=error -j2
+
+py-test: $(INSTALLED)
+	$(PY) -m pytest -m "not integration" -q
+
+demo: $(INSTALLED)
+	$(PY) examples/demo/run_demo.py
+
+bench: $(INSTALLED)
+	$(PY) -m pip install -q -e ".[bench]" --no-build-isolation
+	for bench in benchmarks/bench_*.py; do $(PY) $$bench || exit 1; done
+
+lint: $(INSTALLED)
+	$(PY) -m ruff check python django_app tests benchmarks examples
+	$(PY) -m ruff format --check python django_app tests benchmarks examples
+	clang-format --dry-run -Werror $$(find cpp python -name '*.cpp' -o -name '*.hpp')
+
+format: $(INSTALLED)
+	$(PY) -m ruff format python django_app tests benchmarks examples
+	clang-format -i $$(find cpp python -name '*.cpp' -o -name '*.hpp')
+
+clean:
+	rm -rf build .deps/.system-ready $(INSTALLED)

@@ -1,0 +1,1 @@
+"""Django app for the WhatsApp Business Cloud API (app label ``wacloud``)."""

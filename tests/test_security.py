@@ -1,0 +1,75 @@
+import hashlib
+import hmac
+
+import pytest
+
+import wacloud
+from wacloud.security import sign, verify_signature, verify_subscription
+
+
+def python_signature(secret: bytes, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("secret", "body"),
+    [
+        (b"app-secret", b'{"object":"whatsapp_business_account","entry":[]}'),
+        (b"k", b""),
+        (b"\x00\xff binary secret", bytes(range(256)) * 40),
+        ("unicode secret \u00e9", "body \u20ac".encode()),
+    ],
+)
+def test_sign_matches_python_hmac(secret, body):
+    secret_bytes = secret.encode() if isinstance(secret, str) else secret
+    assert sign(secret, body) == python_signature(secret_bytes, body)
+
+
+def test_verify_accepts_python_hmac_signature():
+    body = b'{"entry":[{"id":"1"}]}'
+    assert verify_signature("s3cret", body, python_signature(b"s3cret", body))
+    assert verify_signature(b"s3cret", bytearray(body), python_signature(b"s3cret", body).encode())
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "sha256=",
+        "sha1=" + "0" * 40,
+        "sha256=" + "0" * 63,
+        "sha256=" + "0" * 65,
+        "sha256=" + "z" * 64,
+        "SHA256=" + "0" * 64,
+        12345,
+    ],
+)
+def test_verify_is_false_for_bad_headers_never_raises(header):
+    assert verify_signature("secret", b"body", header) is False
+
+
+def test_verify_rejects_tampered_body_and_wrong_secret():
+    header = sign("secret", b"body")
+    assert not verify_signature("secret", b"body ", header)
+    assert not verify_signature("secreT", b"body", header)
+    assert not verify_signature("", b"body", sign("", b"body"))
+
+
+def test_sign_rejects_non_bytes():
+    with pytest.raises(TypeError):
+        sign("secret", 42)
+
+
+def test_verify_subscription():
+    assert verify_subscription("subscribe", "tok", "12345", "tok") == "12345"
+    for mode, token, challenge in [
+        ("unsubscribe", "tok", "1"),
+        ("subscribe", "bad", "1"),
+        ("subscribe", None, "1"),
+        ("subscribe", "tok", ""),
+    ]:
+        with pytest.raises(wacloud.WebhookVerificationError):
+            verify_subscription(mode, token, challenge, "tok")
+    with pytest.raises(ValueError):
+        verify_subscription("subscribe", "", "1", "")
