@@ -114,6 +114,10 @@ void translate_exception(std::exception_ptr pointer) {
   } catch (const wacloud::GraphError& e) {
     py::object instance = graph_error_object(e.info());
     PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(instance.ptr())), instance.ptr());
+  } catch (const wacloud::FileError& e) {
+    py::object error =
+        py::module_::import("builtins").attr("OSError")(e.error_number(), e.what(), e.path());
+    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(error.ptr())), error.ptr());
   } catch (const wacloud::Error& e) {
     raise_python_error("WacloudError", e.what());
   }

@@ -46,6 +46,19 @@ class WebhookPayloadError : public Error {
   std::string path_;
 };
 
+// A file that cannot be opened or read; mapped to Python's OSError.
+class FileError : public Error {
+ public:
+  FileError(int error_number, std::string path, const std::string& message)
+      : Error(message), error_number_(error_number), path_(std::move(path)) {}
+  int error_number() const noexcept { return error_number_; }
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  int error_number_;
+  std::string path_;
+};
+
 // Media that Meta would refuse: wrong MIME type, too large, unreadable.
 class MediaRejected : public Error {
  public:
