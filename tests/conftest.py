@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from pathlib import Path
 
 _core_path = os.environ.get("WACLOUD_CORE_PATH")
 if _core_path:
@@ -18,6 +17,3 @@ if _core_path:
     _module = importlib.util.module_from_spec(_spec)
     sys.modules["wacloud._core"] = _module
     _spec.loader.exec_module(_module)
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FIXTURES_DIR = Path(os.environ.get("WACLOUD_FIXTURES_DIR", REPO_ROOT.parent / "shared" / "fixtures" / "webhooks"))
