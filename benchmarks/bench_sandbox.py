@@ -1,0 +1,213 @@
+"""Sandbox throughput: ``POST /v21.0/{phone-number-id}/messages`` text sends over
+keep-alive connections, against a bare aiohttp app answering the same JSON.
+
+The server runs in its own process (one event loop, so one core); the client is a
+separate process driving raw keep-alive sockets, so it costs little. Prints
+requests/s for both and their ratio (the sandbox's cost over aiohttp itself)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from multiprocessing import Process, Queue
+
+TOKEN = "bench-token"
+PHONE_NUMBER_ID = "106540352242922"
+RECIPIENTS = [f"1555010{i:04d}" for i in range(200)]
+
+BASELINE_APP = r"""
+import sys
+from aiohttp import web
+BODY = (b'{"messaging_product":"whatsapp","contacts":[{"input":"15550100000","wa_id":"15550100000"}],'
+        b'"messages":[{"id":"wamid.HBgLMTU1NTAxMDAwMDAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA",'
+        b'"message_status":"accepted"}]}')
+async def send(request):
+    await request.read()
+    return web.Response(body=BODY, content_type="application/json")
+app = web.Application()
+app.router.add_post("/{version}/{node}/messages", send)
+app.router.add_get("/_sandbox", lambda r: web.Response(text="ok"))
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_sandbox", timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def request_bytes(port: int, to: str) -> bytes:
+    body = json.dumps(
+        {"messaging_product": "whatsapp", "to": to, "type": "text", "text": {"body": "benchmark message"}}
+    ).encode()
+    head = (
+        f"POST /v21.0/{PHONE_NUMBER_ID}/messages HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def client(port: int, connections: int, seconds: float, results: Queue) -> None:
+    """Keep ``connections`` sockets each with one request in flight; count 200 answers."""
+    requests = [request_bytes(port, to) for to in RECIPIENTS]
+    selector = selectors.DefaultSelector()
+    state = {}
+    for index in range(connections):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        state[sock] = [index, b""]
+        sock.sendall(requests[index % len(requests)])
+        selector.register(sock, selectors.EVENT_READ)
+    ok = failed = 0
+    sent = connections
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for key, _ in selector.select(timeout=1):
+            sock = key.fileobj
+            entry = state[sock]
+            entry[1] += sock.recv(65536)
+            while True:
+                buffer = entry[1]
+                end = buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    break
+                head = buffer[:end].decode("latin-1").lower()
+                length = int(head.split("content-length:")[1].split("\r\n")[0])
+                if len(buffer) < end + 4 + length:
+                    break
+                if head.startswith("http/1.1 200"):
+                    ok += 1
+                else:
+                    failed += 1
+                entry[1] = buffer[end + 4 + length :]
+                sent += 1
+                sock.sendall(requests[sent % len(requests)])
+    results.put((ok, failed, seconds))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(port: int, connections: int, seconds: float, server_pid: int) -> tuple[float, float, int]:
+    """(requests/s of wall time, requests per CPU-second of the server, non-200 answers).
+    The second figure is what one core sustains, whatever else the machine is running."""
+    results: Queue = Queue()
+    worker = Process(target=client, args=(port, connections, seconds, results))
+    cpu_before = cpu_seconds(server_pid)
+    worker.start()
+    ok, failed, elapsed = results.get()
+    cpu_used = cpu_seconds(server_pid) - cpu_before
+    worker.join()
+    return ok / elapsed, (ok / cpu_used if cpu_used else 0.0), failed
+
+
+def start_sandbox(port: int) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "wacloud.sandbox",
+        "--port",
+        str(port),
+        "--access-token",
+        TOKEN,
+        "--phone-number-id",
+        PHONE_NUMBER_ID,
+        "--messages-per-second",
+        "0",
+        "--pair-rate",
+        "0",
+    ]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL)
+
+
+def open_windows(port: int) -> None:
+    # Text sends need an open 24-hour window: every recipient writes first.
+    for wa_id in RECIPIENTS:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/_sandbox/inbound",
+            data=json.dumps({"from": wa_id, "type": "text", "text": "hi"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request).read()
+
+
+def pin(process: subprocess.Popen, cpu: int) -> None:
+    if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:
+        os.sched_setaffinity(process.pid, {cpu})
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--target-rps", type=float, default=3000.0, help="the rate the sandbox should reach")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, set(range(1, os.cpu_count() or 2)))  # client side off core 0
+
+    baseline_port = free_port()
+    baseline = subprocess.Popen([sys.executable, "-c", BASELINE_APP, str(baseline_port)])
+    try:
+        pin(baseline, 0)
+        wait_until_up(baseline_port)
+        baseline_rps, baseline_cpu_rps, _ = measure(
+            baseline_port, args.connections, args.seconds, baseline.pid
+        )
+    finally:
+        baseline.terminate()
+        baseline.wait()
+
+    port = free_port()
+    sandbox = start_sandbox(port)
+    try:
+        pin(sandbox, 0)
+        wait_until_up(port)
+        open_windows(port)
+        sandbox_rps, sandbox_cpu_rps, failed = measure(port, args.connections, args.seconds, sandbox.pid)
+    finally:
+        sandbox.terminate()
+        sandbox.wait()
+
+    print("                          requests/s   per server CPU-second")
+    print(f"bare aiohttp (baseline):  {baseline_rps:10.0f}   {baseline_cpu_rps:10.0f}")
+    print(f"sandbox text sends:       {sandbox_rps:10.0f}   {sandbox_cpu_rps:10.0f}   ({failed} non-200)")
+    wall_ratio, cpu_ratio = sandbox_rps / baseline_rps, sandbox_cpu_rps / (baseline_cpu_rps or 1)
+    print(f"ratio sandbox/baseline:   {wall_ratio:10.2f}   {cpu_ratio:10.2f}")
+    # Wall-clock rates depend on what else the machine runs; CPU-second rates much less.
+    verdict = "meets" if max(sandbox_rps, sandbox_cpu_rps) >= args.target_rps else "is below"
+    print(f"the sandbox {verdict} the {args.target_rps:.0f} requests/s-per-core target")
+    if failed:
+        print(f"FAIL: {failed} requests were not answered 200", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,394 @@
+"""The sandbox's behaviour behind both the Graph routes and the control API:
+accepting sends, the 24-hour window and conversations, rate limits, status
+progression, media, template review and inbound injection.
+
+All of it runs on the server's event loop thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import random
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from . import inbound, payloads, templates
+from .config import SandboxConfig
+from .graph_errors import GraphError, invalid_parameter
+from .messages import OutboundMessage
+from .state import State
+from .webhooks import WebhookEmitter
+
+log = logging.getLogger("wacloud.sandbox")
+
+WINDOW_SECONDS = 24 * 3600
+STAGES = ("sent", "delivered", "read")
+TEMPLATE_EVENTS = ("APPROVED", "REJECTED", "PAUSED", "DISABLED")
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``capacity`` saved up."""
+
+    def __init__(self, rate: float, capacity: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.tokens = capacity
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class SandboxCore:
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.state = State()
+        if config.state_file:
+            self.state.load(config.state_file)
+        self.rng = random.Random(config.seed)
+        self.emitter = WebhookEmitter(config, self.state, self.rng)
+        self.public_url = f"http://{config.host}:{config.port}"
+        self._stages: tuple[deque[tuple[float, str]], ...] = (deque(), deque(), deque())
+        self._wake: asyncio.Event | None = None
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._throughput: TokenBucket | None = None
+        self._pairs: dict[str, TokenBucket] = {}
+        self.reset_limits()
+
+    # -- lifecycle ------------------------------------------------------------------
+    async def start(self) -> None:
+        self._wake = asyncio.Event()
+        await self.emitter.start()
+        self._tasks.append(asyncio.create_task(self._advance_statuses()))
+        if self.config.state_file:
+            self._tasks.append(asyncio.create_task(self._save_periodically()))
+        for template in self.state.templates.values():
+            if template["status"] == "PENDING":
+                self._schedule_review(template["id"])
+
+    async def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.emitter.stop()
+        self.save()
+
+    def save(self) -> None:
+        if self.config.state_file and self.state.dirty:
+            self.state.save(self.config.state_file)
+
+    async def _save_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.state_save_interval)
+            try:
+                self.save()
+            except OSError:
+                log.exception("could not save sandbox state to %s", self.config.state_file)
+
+    def call_later(self, delay: float, callback: Callable[..., None], *args: Any) -> None:
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            callback(*args)
+
+        handle = loop.call_later(delay, fire)
+        self._timers.add(handle)
+
+    def reset(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        for stage in self._stages:
+            stage.clear()
+        self.state.reset()
+        self.emitter.clear()
+        self.reset_limits()
+
+    def reset_limits(self) -> None:
+        config = self.config
+        rate = config.messages_per_second
+        self._throughput = TokenBucket(rate, max(rate, 1.0)) if rate else None
+        self._pairs.clear()
+
+    # -- sending --------------------------------------------------------------------
+    def window_open(self, wa_id: str) -> bool:
+        last = self.state.windows.get(wa_id)
+        return last is not None and self.state.now() - last < WINDOW_SECONDS
+
+    def _conversation(self, wa_id: str, category: str) -> dict[str, Any]:
+        state = self.state
+        now = state.now()
+        key = (wa_id, category)
+        existing = state.conversations.get(state.open_conversations.get(key, ""))
+        if existing is not None and existing["expiration"] > now:
+            return existing
+        conversation = {
+            "id": secrets.token_hex(16),
+            "wa_id": wa_id,
+            "category": category,
+            "opened_at": now,
+            "expiration": now + WINDOW_SECONDS,
+        }
+        state.conversations[conversation["id"]] = conversation
+        state.open_conversations[key] = conversation["id"]
+        return conversation
+
+    def accept(self, message: OutboundMessage) -> dict[str, Any]:
+        """Accept a validated send, or raise the error Meta would answer with."""
+        state = self.state
+        category = "service"
+        if message.type == "template":
+            assert message.template_name is not None and message.template_language is not None
+            template = self.find_template(message.template_name, message.template_language)
+            templates.check_send(
+                template, message.template_name, message.template_language, message.template_components
+            )
+            assert template is not None
+            category = template["category"].lower()
+        failure: tuple[int, str | None] | None = None
+        if message.free_form and not self.window_open(message.wa_id):
+            if self.config.window_errors == "sync":
+                raise GraphError(131047)
+            failure = (131047, None)
+        if self._throughput is not None and not self._throughput.take():
+            raise GraphError(130429)
+        if self.config.pair_rate_per_second:
+            bucket = self._pairs.get(message.wa_id)
+            if bucket is None:
+                bucket = self._pairs[message.wa_id] = TokenBucket(
+                    self.config.pair_rate_per_second, self.config.pair_burst
+                )
+            if not bucket.take():
+                raise GraphError(131056)
+        if failure is None and message.wa_id in state.undeliverable:
+            failure = (131026, None)
+        now = state.now()
+        wamid = state.new_wamid(message.wa_id)
+        record: dict[str, Any] = {
+            "id": wamid,
+            "to": message.to,
+            "wa_id": message.wa_id,
+            "type": message.type,
+            "payload": message.payload,
+            "status": "accepted",
+            "statuses": [{"status": "accepted", "timestamp": int(now)}],
+            "created_at": now,
+            "context_id": message.context_id,
+            "conversation_id": None if failure else self._conversation(message.wa_id, category)["id"],
+            "category": category,
+            "error": None,
+            "pending_error": list(failure) if failure else None,
+        }
+        state.messages[wamid] = record
+        state.dirty = True
+        self._push_stage(0, self.config.sent_after, wamid)
+        return {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": message.to, "wa_id": message.wa_id}],
+            "messages": [{"id": wamid, "message_status": "accepted"}],
+        }
+
+    def mark_read(self, message_id: str) -> dict[str, Any]:
+        received = self.state.inbound.get(message_id)
+        if received is None:
+            raise invalid_parameter(
+                f"Invalid message_id: {message_id} is not a message this number received."
+            )
+        # Marking one message read marks the earlier ones of that thread too.
+        for other in self.state.inbound.values():
+            if other["from"] == received["from"] and other["timestamp"] <= received["timestamp"]:
+                other["read"] = True
+        self.state.dirty = True
+        return {"success": True}
+
+    # -- status progression -----------------------------------------------------------
+    def _push_stage(self, stage: int, delay: float, wamid: str) -> None:
+        queue = self._stages[stage]
+        was_empty = not queue
+        queue.append((time.monotonic() + delay, wamid))
+        if was_empty and self._wake is not None:
+            self._wake.set()
+
+    async def _advance_statuses(self) -> None:
+        # One task drains three time-ordered queues (each stage has a fixed delay), so a
+        # send costs a deque append instead of a timer per status.
+        assert self._wake is not None
+        while True:
+            now = time.monotonic()
+            next_due: float | None = None
+            for index, queue in enumerate(self._stages):
+                while queue and queue[0][0] <= now:
+                    _, wamid = queue.popleft()
+                    try:
+                        self._advance(index, wamid)
+                    except Exception:  # one bad record must not stop every later status
+                        log.exception("status update for %s failed", wamid)
+                if queue:
+                    next_due = queue[0][0] if next_due is None else min(next_due, queue[0][0])
+            self._wake.clear()
+            timeout = None if next_due is None else max(next_due - time.monotonic(), 0.002)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _advance(self, stage: int, wamid: str) -> None:
+        message = self.state.messages.get(wamid)
+        if message is None or message["status"] == "failed":
+            return
+        config = self.config
+        if stage == 0 and message["pending_error"]:
+            code, details = message["pending_error"]
+            self.set_status(message, "failed", error=(code, details))
+            return
+        self.set_status(message, STAGES[stage])
+        if stage == 0:
+            self._push_stage(1, max(config.delivered_after - config.sent_after, 0), wamid)
+        elif stage == 1 and config.read_receipts:
+            self._push_stage(2, max(config.read_after - config.delivered_after, 0), wamid)
+
+    def set_status(
+        self, message: dict[str, Any], status: str, error: tuple[int, str | None] | None = None
+    ) -> None:
+        timestamp = int(self.state.now())
+        message["status"] = status
+        message["statuses"].append({"status": status, "timestamp": timestamp})
+        if error is not None:
+            message["error"] = {"code": error[0], "details": error[1]}
+            message["pending_error"] = None
+        self.state.dirty = True
+        if self.emitter.enabled:
+            body = payloads.status_body(self.config, self.state, message, status, timestamp, error)
+            self.emitter.emit(f"status.{status}", body)
+
+    # -- media ------------------------------------------------------------------------
+    def store_media(self, data: bytes, mime_type: str, filename: str | None = None) -> dict[str, Any]:
+        state = self.state
+        media_id = state.new_numeric_id()
+        record: dict[str, Any] = {
+            "id": media_id,
+            "mime_type": mime_type,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "file_size": len(data),
+            "created_at": state.now(),
+        }
+        if filename:
+            record["filename"] = filename
+        state.media[media_id] = record
+        state.media_bytes[media_id] = data
+        state.dirty = True
+        return record
+
+    def media_hash(self, media_id: str) -> str:
+        return hmac.new(self.config.access_token.encode(), media_id.encode(), hashlib.sha256).hexdigest()[:22]
+
+    def media_url(self, media_id: str, base_url: str | None = None) -> str:
+        record = self.state.media[media_id]
+        extension = record["mime_type"].split(";")[0].split("/")[-1]
+        return (
+            f"{base_url or self.public_url}/whatsapp_business/attachments/"
+            f"?mid={media_id}&ext={int(record['created_at'])}&hash={self.media_hash(media_id)}&type={extension}"
+        )
+
+    def media_mime(self, media_id: str) -> str | None:
+        record = self.state.media.get(media_id)
+        return None if record is None else record["mime_type"]
+
+    # -- templates --------------------------------------------------------------------
+    def find_template(self, name: str, language: str) -> dict[str, Any] | None:
+        for template in self.state.templates.values():
+            if template["name"] == name and template["language"] == language:
+                return template
+        return None
+
+    def ordered_templates(self) -> list[dict[str, Any]]:
+        return sorted(self.state.templates.values(), key=lambda t: t["_order"])
+
+    def create_template(self, body: dict[str, Any]) -> dict[str, Any]:
+        template = templates.validate_create(body, list(self.state.templates.values()))
+        template_id = self.state.new_numeric_id()
+        template.update({"id": template_id, "_order": self.state.next_sequence(), "status": "PENDING"})
+        self.state.templates[template_id] = template
+        self.state.dirty = True
+        self._schedule_review(template_id)
+        return {"id": template_id, "status": "PENDING", "category": template["category"]}
+
+    def _schedule_review(self, template_id: str) -> None:
+        if self.config.auto_approve_templates:
+            self.call_later(self.config.template_review_seconds, self._review, template_id)
+
+    def _review(self, template_id: str) -> None:
+        template = self.state.templates.get(template_id)
+        if template is not None and template["status"] == "PENDING":
+            self.set_template_status(template, *templates.review(template))
+
+    def set_template_status(
+        self,
+        template: dict[str, Any],
+        event: str,
+        reason: str = "NONE",
+        rejection_info: dict[str, str] | None = None,
+    ) -> None:
+        if event not in TEMPLATE_EVENTS:
+            raise ValueError(f"event must be one of {', '.join(TEMPLATE_EVENTS)}")
+        template["status"] = event
+        template["rejected_reason"] = reason if event == "REJECTED" else "NONE"
+        self.state.dirty = True
+        if self.emitter.enabled:
+            body = payloads.template_status_body(
+                self.config, template, event, reason, int(self.state.now()), rejection_info
+            )
+            self.emitter.emit(f"template.{event.lower()}", body)
+
+    # -- inbound ----------------------------------------------------------------------
+    def inject(self, request: dict[str, Any]) -> dict[str, Any]:
+        state = self.state
+        now = state.now()
+        wa_id, message = inbound.build(
+            request,
+            wamid=state.new_wamid(str(request.get("from", ""))),
+            timestamp=int(now),
+            business_number=self.config.display_phone_number,
+            store=self.store_media,
+        )
+        kind = message["type"]
+        if self.config.inbound_media_url and kind in inbound.MEDIA_TYPES:
+            media = message.get(kind)
+            if isinstance(media, dict) and "id" in media:
+                media["url"] = self.media_url(media["id"])
+        state.inbound[message["id"]] = {
+            "id": message["id"],
+            "from": wa_id,
+            "name": request.get("name"),
+            "type": kind,
+            "timestamp": now,
+            "read": False,
+            "message": message,
+        }
+        contact = state.contacts.setdefault(wa_id, {})
+        if request.get("name"):
+            contact["name"] = request["name"]
+        state.windows[wa_id] = now  # a user message opens (or renews) the 24-hour window
+        state.dirty = True
+        if self.emitter.enabled:
+            self.emitter.emit(f"message.{kind}", payloads.inbound_body(self.config, state, wa_id, message))
+        return message

@@ -1,0 +1,347 @@
+"""The Graph API routes the Cloud API serves: messages, media, templates, the
+phone number node and the business profile. Every path takes any ``vNN.N``
+version prefix, as graph.facebook.com does."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aiohttp import web
+
+from . import messages, templates
+from .core import SandboxCore
+from .graph_errors import GraphError, invalid, invalid_parameter, nonexisting_field, unknown_object
+from .messages import ACCEPTED_MIME
+
+CORE = web.AppKey("core", SandboxCore)
+VERSION = r"{version:v\d+\.\d+}"
+
+# Meta's size limits per media category (bytes).
+SIZE_LIMITS = {
+    "image": 5 << 20,
+    "audio": 16 << 20,
+    "video": 16 << 20,
+    "document": 100 << 20,
+    "sticker": 500 << 10,
+}
+MIME_CATEGORY = {mime: kind for kind, mimes in ACCEPTED_MIME.items() for mime in mimes}
+PHONE_FIELDS = (
+    "verified_name",
+    "code_verification_status",
+    "display_phone_number",
+    "quality_rating",
+    "platform_type",
+    "throughput",
+    "id",
+)
+EXTRA_PHONE_FIELDS = (
+    "messaging_limit_tier",
+    "name_status",
+    "status",
+    "account_mode",
+    "is_official_business_account",
+    "webhook_configuration",
+)
+PROFILE_FIELDS = (
+    "about",
+    "address",
+    "description",
+    "email",
+    "profile_picture_url",
+    "websites",
+    "vertical",
+    "messaging_product",
+)
+VERTICALS = frozenset(
+    "UNDEFINED OTHER AUTO BEAUTY APPAREL EDU ENTERTAIN EVENT_PLAN FINANCE GROCERY GOVT HOTEL HEALTH "
+    "NONPROFIT PROF_SERVICES RETAIL TRAVEL RESTAURANT ALCOHOL ONLINE_GAMBLING PHYSICAL_GAMBLING "
+    "OTC_DRUGS NOT_A_BIZ".split()
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(),
+        status=status,
+        content_type="application/json",
+    )
+
+
+async def read_params(request: web.Request) -> dict[str, Any]:
+    """The request's parameters: a JSON object, or form fields whose JSON values are decoded
+    (Graph accepts both)."""
+    if request.content_type == "application/x-www-form-urlencoded":
+        form = await request.post()
+        params: dict[str, Any] = {}
+        for key, value in form.items():
+            text = str(value)
+            try:
+                params[key] = json.loads(text) if text[:1] in "{[" else text
+            except json.JSONDecodeError:
+                params[key] = text
+        return params
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        params = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise invalid_parameter("The request body is not valid JSON.") from None
+    if not isinstance(params, dict):
+        raise invalid_parameter("The request body must be a JSON object.")
+    return params
+
+
+def _require_node(request: web.Request, expected: str) -> None:
+    node = request.match_info["node"]
+    if node != expected:
+        raise unknown_object(node, request.method)
+
+
+def _messaging_product(params: dict[str, Any]) -> None:
+    product = params.get("messaging_product")
+    if product is None:
+        raise GraphError(
+            100,
+            "The parameter messaging_product is required.",
+            message="(#100) The parameter messaging_product is required.",
+        )
+    if product != "whatsapp":
+        raise invalid_parameter(f'Param messaging_product must be one of {{WHATSAPP}} - got "{product}".')
+
+
+def _fields(
+    request: web.Request, default: tuple[str, ...], known: tuple[str, ...], node_type: str
+) -> list[str]:
+    wanted = [f.strip() for f in request.query.get("fields", "").split(",") if f.strip()] or list(default)
+    for name in wanted:
+        if name not in known:
+            raise nonexisting_field(name, node_type)
+    return wanted if "id" in wanted else [*wanted, "id"]
+
+
+# -- messages -----------------------------------------------------------------------
+async def send_message(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    _require_node(request, core.config.phone_number_id)
+    params = await read_params(request)
+    _messaging_product(params)
+    if "status" in params:
+        return json_response(core.mark_read(messages.parse_mark_read(params)))
+    return json_response(core.accept(messages.parse_send(params, core.media_mime)))
+
+
+# -- media --------------------------------------------------------------------------
+async def upload_media(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    _require_node(request, core.config.phone_number_id)
+    if not request.content_type.startswith("multipart/"):
+        raise invalid_parameter("Media must be uploaded as multipart/form-data with a file field.")
+    form = await request.post()
+    _messaging_product(dict(form))
+    upload = form.get("file")
+    if not isinstance(upload, web.FileField):
+        raise GraphError(
+            100, "The parameter file is required.", message="(#100) The parameter file is required."
+        )
+    mime_type = str(form.get("type") or upload.content_type or "").strip()
+    category = MIME_CATEGORY.get(mime_type.split(";")[0].strip())
+    if category is None:
+        accepted = ", ".join(sorted(MIME_CATEGORY))
+        raise invalid_parameter(
+            f"Param file must be a file with one of the following types: {accepted}. "
+            f"Received file of type '{mime_type}'."
+        )
+    data = upload.file.read()
+    if not data:
+        raise invalid_parameter("Param file must not be empty.")
+    if mime_type == "image/webp" and len(data) > SIZE_LIMITS["sticker"]:
+        raise invalid_parameter(f"Param file must be at most {SIZE_LIMITS['sticker']} bytes for image/webp.")
+    if len(data) > SIZE_LIMITS[category]:
+        raise invalid_parameter(
+            f"Param file must be at most {SIZE_LIMITS[category]} bytes for {category} media."
+        )
+    record = core.store_media(data, mime_type, upload.filename)
+    return json_response({"id": record["id"]})
+
+
+def _base_url(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+async def get_node(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    node = request.match_info["node"]
+    config = core.config
+    if node == config.phone_number_id:
+        fields = _fields(
+            request, PHONE_FIELDS, PHONE_FIELDS + EXTRA_PHONE_FIELDS, "WhatsAppBusinessPhoneNumber"
+        )
+        rate = config.messages_per_second or 0
+        info = {
+            "verified_name": config.verified_name,
+            "code_verification_status": "VERIFIED",
+            "display_phone_number": config.display_phone_number,
+            "quality_rating": "GREEN",
+            "platform_type": "CLOUD_API",
+            "throughput": {"level": "HIGH" if rate >= 1000 or not rate else "STANDARD"},
+            "id": config.phone_number_id,
+            "messaging_limit_tier": "TIER_1K",
+            "name_status": "APPROVED",
+            "status": "CONNECTED",
+            "account_mode": "LIVE",
+            "is_official_business_account": False,
+            "webhook_configuration": {"application": config.webhook_url or ""},
+        }
+        return json_response({f: info[f] for f in fields})
+    if node == config.waba_id:
+        return json_response(
+            {
+                "id": config.waba_id,
+                "name": config.verified_name,
+                "currency": "USD",
+                "timezone_id": "1",
+                "message_template_namespace": "sandbox_" + config.waba_id,
+            }
+        )
+    record = core.state.media.get(node)
+    if record is None:
+        raise unknown_object(node, "GET")
+    return json_response(
+        {
+            "messaging_product": "whatsapp",
+            "url": core.media_url(node, _base_url(request)),
+            "mime_type": record["mime_type"],
+            "sha256": record["sha256"],
+            "file_size": record["file_size"],
+            "id": node,
+        }
+    )
+
+
+async def delete_node(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    node = request.match_info["node"]
+    if node not in core.state.media:
+        raise unknown_object(node, "DELETE")
+    del core.state.media[node]
+    core.state.media_bytes.pop(node, None)
+    core.state.dirty = True
+    return json_response({"success": True})
+
+
+async def download_media(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    media_id = request.query.get("mid", "")
+    data = core.state.media_bytes.get(media_id)
+    if data is None or request.query.get("hash") != core.media_hash(media_id):
+        raise GraphError(100, "The media URL is not valid or the media was deleted.", http_status=404)
+    record = core.state.media[media_id]
+    headers = {}
+    if record.get("filename"):
+        headers["Content-Disposition"] = f'attachment; filename="{record["filename"]}"'
+    return web.Response(body=data, content_type=record["mime_type"].split(";")[0], headers=headers)
+
+
+# -- templates ----------------------------------------------------------------------
+async def list_templates(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    _require_node(request, core.config.waba_id)
+    base = f"{_base_url(request)}{request.path}"
+    return json_response(templates.list_page(core.ordered_templates(), dict(request.query), base))
+
+
+async def create_template(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    _require_node(request, core.config.waba_id)
+    return json_response(core.create_template(await read_params(request)))
+
+
+async def delete_template(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    _require_node(request, core.config.waba_id)
+    name = request.query.get("name")
+    if not name:
+        raise GraphError(
+            100, "The parameter name is required.", message="(#100) The parameter name is required."
+        )
+    hsm_id = request.query.get("hsm_id")
+    doomed = [
+        t["id"] for t in core.state.templates.values() if t["name"] == name and hsm_id in (None, t["id"])
+    ]
+    if not doomed:
+        raise templates.template_error(
+            "Message template not found", f'Message template "{name}" could not be found.'
+        )
+    for template_id in doomed:
+        del core.state.templates[template_id]
+    core.state.dirty = True
+    return json_response({"success": True})
+
+
+# -- business profile -----------------------------------------------------------------
+async def get_profile(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    _require_node(request, core.config.phone_number_id)
+    wanted = [f.strip() for f in request.query.get("fields", "").split(",") if f.strip()] or list(
+        PROFILE_FIELDS
+    )
+    unknown = [f for f in wanted if f not in PROFILE_FIELDS]
+    if unknown:
+        raise nonexisting_field(unknown[0], "WhatsAppBusinessProfile")
+    profile = core.state.profile
+    return json_response({"data": [{f: profile[f] for f in wanted if f in profile}]})
+
+
+def _profile_text(params: dict[str, Any], key: str, limit: int) -> None:
+    if key in params and (not isinstance(params[key], str) or len(params[key]) > limit):
+        raise invalid(f"Param {key} must be a string of at most {limit} characters.")
+
+
+async def update_profile(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    _require_node(request, core.config.phone_number_id)
+    params = await read_params(request)
+    _messaging_product(params)
+    for key, limit in (("about", 139), ("address", 256), ("description", 512), ("email", 128)):
+        _profile_text(params, key, limit)
+    if params.get("about") == "":
+        raise invalid("Param about must not be empty.")
+    if params.get("email") and not _EMAIL.match(params["email"]):
+        raise invalid("Param email must be a valid email address.")
+    websites = params.get("websites")
+    if websites is not None:
+        if not isinstance(websites, list) or len(websites) > 2:
+            raise invalid("Param websites must be an array of at most 2 URLs.")
+        for site in websites:
+            if not isinstance(site, str) or len(site) > 256 or not re.match(r"^https?://", site):
+                raise invalid("Each website must be an http or https URL of at most 256 characters.")
+    if "vertical" in params and params["vertical"] not in VERTICALS:
+        raise invalid(f"Param vertical must be one of {{{', '.join(sorted(VERTICALS))}}}.")
+    profile = core.state.profile
+    for key in ("about", "address", "description", "email", "websites", "vertical"):
+        if key in params:
+            profile[key] = params[key]
+    if isinstance(params.get("profile_picture_handle"), str):
+        profile["profile_picture_url"] = (
+            f"{_base_url(request)}/profile_picture/{params['profile_picture_handle']}"
+        )
+    core.state.dirty = True
+    return json_response({"success": True})
+
+
+def add_routes(app: web.Application) -> None:
+    node = "/" + VERSION + "/{node:[^/_][^/]*}"
+    app.router.add_post(node + "/messages", send_message)
+    app.router.add_post(node + "/media", upload_media)
+    app.router.add_get(node + "/message_templates", list_templates)
+    app.router.add_post(node + "/message_templates", create_template)
+    app.router.add_delete(node + "/message_templates", delete_template)
+    app.router.add_get(node + "/whatsapp_business_profile", get_profile)
+    app.router.add_post(node + "/whatsapp_business_profile", update_profile)
+    app.router.add_get(node, get_node)
+    app.router.add_delete(node, delete_node)
+    app.router.add_get("/whatsapp_business/attachments/", download_media)
