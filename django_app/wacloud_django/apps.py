@@ -1,3 +1,5 @@
+"""Django app for the WhatsApp Business Cloud API (app label ``wacloud``)."""
+
 from django.apps import AppConfig
 
 
@@ -6,3 +8,7 @@ class WacloudConfig(AppConfig):
     label = "wacloud"
     verbose_name = "WhatsApp Cloud"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Only wiring: registering the checks and the signals module. No queries, no settings reads.
+        from . import checks, signals  # noqa: F401

@@ -1,0 +1,286 @@
+"""The admin. Secrets are write-only; admin actions are one-line calls into services.
+
+Other modules add actions with :func:`register_action` (e.g. "test connection"
+on accounts, "retry" on messages, "sync" on templates) without subclassing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from django import forms
+
+from .models import (
+    BusinessAccount,
+    Contact,
+    Conversation,
+    MediaFile,
+    Message,
+    PendingStatus,
+    RateLimitUsage,
+    Template,
+    WebhookEvent,
+)
+from .services.webhooks import reprocess_webhook_events
+
+_EXTRA_ACTIONS: dict[type, list[Callable[..., Any]]] = {}
+
+
+def register_action(model: type, action: Callable[..., Any]) -> None:
+    """Add an admin action (a function decorated with ``@admin.action``) to ``model``'s admin."""
+    _EXTRA_ACTIONS.setdefault(model, []).append(action)
+
+
+class ExtensibleAdmin(admin.ModelAdmin):
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        for action in _EXTRA_ACTIONS.get(self.model, []):
+            name = action.__name__
+            actions[name] = (action, name, getattr(action, "short_description", name.replace("_", " ")))
+        return actions
+
+
+# -- accounts ------------------------------------------------------------------------------------
+
+
+class BusinessAccountForm(forms.ModelForm):
+    """Secrets are typed in, never shown: an empty field keeps the stored value."""
+
+    access_token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to keep the stored token.",
+    )
+    app_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text='Leave empty to keep the stored secret (or to use WACLOUD["APP_SECRET"]).',
+    )
+    clear_app_secret = forms.BooleanField(required=False, help_text="Remove the stored app secret.")
+
+    class Meta:
+        model = BusinessAccount
+        fields = [
+            "name", "phone_number_id", "waba_id", "display_phone_number", "verify_token", "api_version",
+            "is_active", "rate_limit_per_second", "rate_limit_per_hour",
+        ]  # fmt: skip
+        widgets = {"verify_token": forms.PasswordInput(render_value=True)}
+
+    def save(self, commit: bool = True) -> BusinessAccount:
+        account = super().save(commit=False)
+        if self.cleaned_data.get("access_token"):
+            account.access_token = self.cleaned_data["access_token"]
+        if self.cleaned_data.get("clear_app_secret"):
+            account.app_secret = ""
+        elif self.cleaned_data.get("app_secret"):
+            account.app_secret = self.cleaned_data["app_secret"]
+        if commit:
+            account.save()
+        return account
+
+
+@admin.register(BusinessAccount)
+class BusinessAccountAdmin(ExtensibleAdmin):
+    form = BusinessAccountForm
+    list_display = ["__str__", "phone_number_id", "waba_id", "display_phone_number", "is_active", "token_set"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "phone_number_id", "waba_id", "display_phone_number"]
+    readonly_fields = ["token_set", "secret_set", "created_at", "updated_at"]
+
+    @admin.display(boolean=True, description="access token")
+    def token_set(self, obj: BusinessAccount) -> bool:
+        return obj.has_access_token
+
+    @admin.display(boolean=True, description="app secret")
+    def secret_set(self, obj: BusinessAccount) -> bool:
+        return obj.has_app_secret
+
+
+# -- contacts, conversations, messages -----------------------------------------------------------
+
+
+@admin.register(Contact)
+class ContactAdmin(ExtensibleAdmin):
+    list_display = ["__str__", "wa_id", "account", "opted_in", "opted_out", "last_inbound_at"]
+    list_filter = ["opted_in", "opted_out", "account"]
+    search_fields = ["wa_id", "name"]
+    list_select_related = ["account"]
+    readonly_fields = ["created_at", "updated_at", "last_inbound_at"]
+    raw_id_fields = ["account"]
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    fields = ["timestamp", "direction", "type", "text", "status"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ["-timestamp"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # Messages are sent through the outbox, not typed into the inline.
+
+
+@admin.register(Conversation)
+class ConversationAdmin(ExtensibleAdmin):
+    list_display = ["contact", "account", "status", "unread_count", "last_message_at", "window_open"]
+    list_filter = ["status", "account"]
+    search_fields = ["contact__wa_id", "contact__name"]
+    list_select_related = ["contact", "account"]
+    readonly_fields = [
+        "last_message_at",
+        "last_inbound_at",
+        "service_window_expires_at",
+        "created_at",
+        "updated_at",
+    ]
+    raw_id_fields = ["account", "contact"]
+    inlines = [MessageInline]
+
+    @admin.display(boolean=True, description="24 h window open")
+    def window_open(self, obj: Conversation) -> bool:
+        return obj.is_window_open()
+
+
+class MediaFileInline(admin.TabularInline):
+    model = MediaFile
+    fields = ["media_id", "mime_type", "size", "download_status", "file"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Message)
+class MessageAdmin(ExtensibleAdmin):
+    list_display = ["__str__", "preview", "account", "contact", "direction", "type", "status", "timestamp"]
+    list_filter = ["status", "direction", "type", "account"]
+    search_fields = ["wamid", "text", "contact__wa_id", "contact__name"]
+    date_hierarchy = "timestamp"
+    list_select_related = ["account", "contact"]
+    raw_id_fields = ["account", "conversation", "contact", "reply_to"]
+    readonly_fields = [
+        "wamid", "created_at", "updated_at", "sent_at", "delivered_at", "read_at", "played_at", "failed_at",
+        "deleted_at", "edited_at", "pretty_content", "pretty_raw",
+    ]  # fmt: skip
+    exclude = ["content", "raw"]
+    inlines = [MediaFileInline]
+
+    @admin.display(description="text")
+    def preview(self, obj: Message) -> str:
+        return obj.text if len(obj.text) <= 60 else f"{obj.text[:59]}…"
+
+    @admin.display(description="content")
+    def pretty_content(self, obj: Message) -> str:
+        return _pretty(obj.content)
+
+    @admin.display(description="raw")
+    def pretty_raw(self, obj: Message) -> str:
+        return _pretty(obj.raw)
+
+
+@admin.register(PendingStatus)
+class PendingStatusAdmin(ExtensibleAdmin):
+    list_display = ["wamid", "status", "account", "timestamp", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["wamid"]
+    raw_id_fields = ["account", "webhook_event"]
+
+
+@admin.register(Template)
+class TemplateAdmin(ExtensibleAdmin):
+    list_display = ["name", "language", "category", "status", "quality_score", "account", "status_updated_at"]
+    list_filter = ["status", "category", "quality_score", "language"]
+    search_fields = ["name", "template_id"]
+    raw_id_fields = ["account"]
+    readonly_fields = ["created_at", "updated_at", "status_updated_at"]
+
+
+@admin.register(MediaFile)
+class MediaFileAdmin(ExtensibleAdmin):
+    list_display = ["media_id", "mime_type", "size", "download_status", "download_attempts", "created_at"]
+    list_filter = ["download_status", "mime_type"]
+    search_fields = ["media_id", "sha256"]
+    raw_id_fields = ["account", "message"]
+    readonly_fields = ["created_at", "downloaded_at", "sha256", "expected_sha256", "download_attempts"]
+
+
+# -- webhooks ------------------------------------------------------------------------------------
+
+
+def _pretty(value: Any) -> str:
+    return format_html(
+        "<pre style='white-space: pre-wrap'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False)
+    )
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ExtensibleAdmin):
+    list_display = ["short_sha", "received_at", "account", "fields", "status", "attempts", "event_count"]
+    list_filter = ["status", "signature_verified", "account"]
+    search_fields = ["body_sha256", "fields", "last_error"]
+    date_hierarchy = "received_at"
+    list_select_related = ["account"]
+    actions = ["reprocess"]
+    exclude = ["body"]
+    readonly_fields = [
+        "body_sha256", "account", "signature_verified", "fields", "status", "attempts", "event_count",
+        "last_error", "received_at", "started_at", "processed_at", "pretty_headers", "pretty_body",
+    ]  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # Events come from Meta only.
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # The stored body is evidence; it is never edited.
+
+    @admin.display(description="SHA-256")
+    def short_sha(self, obj: WebhookEvent) -> str:
+        return obj.body_sha256[:12]
+
+    @admin.display(description="headers")
+    def pretty_headers(self, obj: WebhookEvent) -> str:
+        return _pretty(obj.headers)
+
+    @admin.display(description="body")
+    def pretty_body(self, obj: WebhookEvent) -> str:
+        try:
+            return _pretty(json.loads(obj.body_bytes))
+        except ValueError:
+            return format_html("<pre>{}</pre>", obj.body_text)
+
+    @admin.action(description="Reprocess selected webhook events")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+        counts = reprocess_webhook_events(queryset.values_list("pk", flat=True))
+        summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "nothing"
+        level = messages.WARNING if counts.get(WebhookEvent.Status.FAILED) else messages.SUCCESS
+        self.message_user(request, f"Reprocessed: {summary}.", level)
+
+
+@admin.register(RateLimitUsage)
+class RateLimitUsageAdmin(ExtensibleAdmin):
+    list_display = ["account", "window", "window_start", "count"]
+    list_filter = ["window", "account"]
+    raw_id_fields = ["account"]
+
+
+# The sending actions (test connection, retry, template sync, reply) live in admin_actions.py.
+from . import admin_actions  # noqa: E402
+
+admin_actions.register()
+
+
+def _register_sending_actions() -> None:
+    # "Test connection", "retry", "sync" and the reply form live with the outbound services.
+    from . import admin_actions
+
+    admin_actions.register()
+
+
+_register_sending_actions()

@@ -1,0 +1,173 @@
+"""System checks for ``settings.WACLOUD`` (``manage.py check``). Each message
+names the exact setting; ids are stable (docs/settings.md lists them)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core import checks
+
+from .conf import DEFAULTS, celery_installed, parse_encryption_key, setting_name
+from .exceptions import SettingError
+
+_API_VERSION = re.compile(r"^v\d+\.\d+$")
+_RATE_LIMIT_BACKENDS = ("memory", "sqlite", "redis", "database")
+_REGION = re.compile(r"^[A-Z]{2}$")
+_CALLING_CODE = re.compile(r"^\+?\d{1,3}$")
+
+
+def _error(msg: str, id: int, hint: str | None = None) -> checks.CheckMessage:
+    return checks.Error(msg, hint=hint, id=f"wacloud.E{id:03d}")
+
+
+def _warning(msg: str, id: int, hint: str | None = None) -> checks.CheckMessage:
+    return checks.Warning(msg, hint=hint, id=f"wacloud.W{id:03d}")
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+@checks.register(checks.Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    raw = getattr(settings, "WACLOUD", None)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        return [_error(f"settings.WACLOUD must be a dict, got {type(raw).__name__}", 1)]
+    conf = {**DEFAULTS, **raw}
+    problems: list[checks.CheckMessage] = []
+
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        problems.append(
+            _warning(
+                f"Unknown key(s) in settings.WACLOUD: {', '.join(unknown)}",
+                2,
+                hint=f"Known keys: {', '.join(sorted(DEFAULTS))}",
+            )
+        )
+
+    key = conf["ENCRYPTION_KEY"]
+    if key in (None, ""):
+        problems.append(
+            _warning(
+                f"{setting_name('ENCRYPTION_KEY')} is not set: access tokens and app secrets are encrypted "
+                "with a key derived from SECRET_KEY, so changing SECRET_KEY makes them unreadable.",
+                1,
+                hint="Set it to the output of: python -c 'import secrets; print(secrets.token_hex(32))'",
+            )
+        )
+    else:
+        try:
+            parse_encryption_key(key)
+        except SettingError as exc:
+            problems.append(_error(str(exc), 2))
+    fallbacks = conf["ENCRYPTION_KEY_FALLBACKS"]
+    if not isinstance(fallbacks, (list, tuple)):
+        problems.append(_error(f"{setting_name('ENCRYPTION_KEY_FALLBACKS')} must be a list", 3))
+    else:
+        for value in fallbacks:
+            try:
+                parse_encryption_key(value, "ENCRYPTION_KEY_FALLBACKS")
+            except SettingError as exc:
+                problems.append(_error(str(exc), 3))
+
+    use_celery = conf["USE_CELERY"]
+    if not (use_celery == "auto" or use_celery is True or use_celery is False):
+        problems.append(
+            _error(f"{setting_name('USE_CELERY')} must be 'auto', True or False, got {use_celery!r}", 4)
+        )
+    elif use_celery is True and not celery_installed():
+        problems.append(
+            _error(
+                f"{setting_name('USE_CELERY')} is True but Celery is not installed",
+                4,
+                hint="pip install 'wacloud[celery]', or set it to 'auto' or False",
+            )
+        )
+
+    problems += _check_rate_limit(raw.get("RATE_LIMIT", {}))
+
+    for name, number in (("WEBHOOK_MAX_BODY_BYTES", 6), ("WEBHOOK_MAX_ATTEMPTS", 6)):
+        if not _positive_int(conf[name]):
+            problems.append(
+                _error(f"{setting_name(name)} must be a positive integer, got {conf[name]!r}", number)
+            )
+    for name in ("WEBHOOK_EVENT_RETENTION_DAYS", "TASK_RETRY_BACKOFF_SECONDS"):
+        if conf[name] is not None and not _positive_int(conf[name]):
+            problems.append(
+                _error(f"{setting_name(name)} must be a positive integer or None, got {conf[name]!r}", 7)
+            )
+
+    storage = conf["MEDIA_STORAGE"]
+    if storage is not None and storage not in getattr(settings, "STORAGES", {}):
+        problems.append(
+            _error(
+                f"{setting_name('MEDIA_STORAGE')} is {storage!r}, which is not a key of settings.STORAGES", 8
+            )
+        )
+    if not isinstance(conf["MEDIA_UPLOAD_TO"], str) or not conf["MEDIA_UPLOAD_TO"]:
+        problems.append(_error(f"{setting_name('MEDIA_UPLOAD_TO')} must be a non-empty string", 8))
+
+    if not isinstance(conf["API_VERSION"], str) or not _API_VERSION.match(conf["API_VERSION"]):
+        problems.append(
+            _error(f"{setting_name('API_VERSION')} must look like 'v21.0', got {conf['API_VERSION']!r}", 9)
+        )
+    base_url = conf["BASE_URL"]
+    if not isinstance(base_url, str) or not base_url.startswith(("https://", "http://")):
+        problems.append(_error(f"{setting_name('BASE_URL')} must be an http(s) URL, got {base_url!r}", 10))
+
+    for name in ("MEDIA_DOWNLOAD", "AUTO_MARK_READ"):
+        if not isinstance(conf[name], bool):
+            problems.append(_error(f"{setting_name(name)} must be True or False, got {conf[name]!r}", 11))
+    for name in ("APP_SECRET", "VERIFY_TOKEN"):
+        if conf[name] is not None and not isinstance(conf[name], str):
+            problems.append(_error(f"{setting_name(name)} must be a string or None", 12))
+
+    country = conf["DEFAULT_COUNTRY_CODE"]
+    if country is not None and not (
+        isinstance(country, str) and (_REGION.match(country) or _CALLING_CODE.match(country))
+    ):
+        problems.append(
+            _error(
+                f"{setting_name('DEFAULT_COUNTRY_CODE')} must be a region code like 'US' or a calling code "
+                f"like '1', got {country!r}",
+                13,
+            )
+        )
+
+    if not apps.is_installed("django.contrib.contenttypes"):
+        problems.append(_error("wacloud_django needs 'django.contrib.contenttypes' in INSTALLED_APPS", 14))
+    return problems
+
+
+def _check_rate_limit(value: Any) -> list[checks.CheckMessage]:
+    if not isinstance(value, dict):
+        return [_error(f"{setting_name('RATE_LIMIT')} must be a dict, got {type(value).__name__}", 5)]
+    problems = []
+    for key in sorted(set(value) - set(DEFAULTS["RATE_LIMIT"])):
+        problems.append(_error(f"{setting_name('RATE_LIMIT', key)} is not a known key", 5))
+    merged = {**DEFAULTS["RATE_LIMIT"], **value}
+    for key in ("PER_SECOND", "PER_HOUR"):
+        if merged[key] is not None and not _positive_int(merged[key]):
+            problems.append(
+                _error(
+                    f"{setting_name('RATE_LIMIT', key)} must be a positive integer or None, "
+                    f"got {merged[key]!r}",
+                    5,
+                )
+            )
+    backend = merged["BACKEND"]
+    if not isinstance(backend, str) or not (backend in _RATE_LIMIT_BACKENDS or "." in backend):
+        problems.append(
+            _error(
+                f"{setting_name('RATE_LIMIT', 'BACKEND')} must be one of {', '.join(_RATE_LIMIT_BACKENDS)} "
+                f"or a dotted path, got {backend!r}",
+                5,
+            )
+        )
+    return problems

@@ -1,0 +1,447 @@
+"""Processing one stored webhook event: C++ parse, then each event applied in
+its own transaction, idempotently (replays and concurrent deliveries of the
+same message never create a second row, and signals fire only for real changes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import datetime
+from datetime import timezone as dt_timezone
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from wacloud import webhook as wacloud_webhook
+from wacloud.errors import WebhookPayloadError
+from wacloud.events import EventType
+
+from .. import signals
+from ..conf import get_setting, use_celery
+from ..models import (
+    SERVICE_WINDOW,
+    BusinessAccount,
+    Contact,
+    Conversation,
+    MediaFile,
+    Message,
+    Template,
+    WebhookEvent,
+)
+from .accounts import client_for_account, ensure_account
+from .statuses import apply_pending_statuses, record_status_update, send_signal, send_signal_on_commit
+from .webhooks import PROCESSING_LEASE
+
+logger = logging.getLogger("wacloud.inbound")
+
+# Message types that change an earlier message rather than add one: not counted as unread.
+_MODIFIER_TYPES = {"reaction", "edit", "revoke"}
+# InboundMessage fields that describe the content (the rest is routing and metadata).
+_CONTENT_FIELDS = (
+    "text", "media", "location", "contacts", "interactive", "button", "reaction", "order", "system",
+    "referral", "context", "original_message_id", "edited_type", "errors",
+)  # fmt: skip
+
+
+class _Skip(Exception):
+    """The event needs no processing (already done, or being done by another worker)."""
+
+
+def process_webhook_event(event_id: int, *, force: bool = False) -> WebhookEvent:
+    """Process the stored webhook event ``event_id``; returns it with its new status.
+
+    A body the parser refuses marks the event failed for good (retrying cannot
+    help). Any other error marks it failed and is re-raised, so the task retries.
+    ``force`` reprocesses an event whatever its status."""
+    try:
+        event = _claim(event_id, force)
+    except _Skip:
+        return WebhookEvent.objects.get(pk=event_id)
+    try:
+        parsed = wacloud_webhook.parse(event.body_bytes)
+    except WebhookPayloadError as exc:
+        _finish(event, WebhookEvent.Status.FAILED, f"{exc} (at {exc.path or '$'})")
+        send_signal(
+            signals.webhook_error, sender=WebhookEvent, reason="malformed_body", error=exc, request=None,
+            webhook_event=event, event=None, account=event.account,
+        )  # fmt: skip
+        return event
+    try:
+        for item in parsed:
+            with transaction.atomic():
+                account = _apply(item, event)
+                send_signal_on_commit(
+                    signals.webhook_event_received, sender=WebhookEvent, event=item, webhook_event=event,
+                    account=account,
+                )  # fmt: skip
+    except Exception as exc:
+        _finish(event, WebhookEvent.Status.FAILED, f"{type(exc).__name__}: {exc}")
+        send_signal(
+            signals.webhook_error, sender=WebhookEvent, reason="processing_failed", error=exc, request=None,
+            webhook_event=event, event=None, account=event.account,
+        )  # fmt: skip
+        raise
+    _finish(event, WebhookEvent.Status.PROCESSED, "", event_count=len(parsed))
+    return event
+
+
+def _claim(event_id: int, force: bool) -> WebhookEvent:
+    """Mark the event processing (one conditional UPDATE, so two workers never both claim it)."""
+    now = timezone.now()
+    claimable = Q(status__in=[WebhookEvent.Status.PENDING, WebhookEvent.Status.FAILED]) | Q(
+        status=WebhookEvent.Status.PROCESSING, started_at__lt=now - PROCESSING_LEASE
+    )
+    rows = WebhookEvent.objects.filter(pk=event_id)
+    if not force:
+        rows = rows.filter(claimable)
+    claimed = rows.update(status=WebhookEvent.Status.PROCESSING, attempts=F("attempts") + 1, started_at=now)
+    if not claimed:
+        if not WebhookEvent.objects.filter(pk=event_id).exists():
+            raise WebhookEvent.DoesNotExist(f"no webhook event {event_id}")
+        raise _Skip
+    return WebhookEvent.objects.select_related("account").get(pk=event_id)
+
+
+def _finish(event: WebhookEvent, status: str, error: str, event_count: int | None = None) -> None:
+    event.status = status
+    event.last_error = error
+    event.processed_at = timezone.now() if status == WebhookEvent.Status.PROCESSED else None
+    fields = ["status", "last_error", "processed_at"]
+    if event_count is not None:
+        event.event_count = event_count
+        fields.append("event_count")
+    event.save(update_fields=fields)
+    if error:
+        logger.warning("webhook event %s failed: %s", event.pk, error)
+
+
+def _account_for(item: Any, event: WebhookEvent) -> BusinessAccount | None:
+    if item.phone_number_id:
+        if event.account_id and event.account.phone_number_id == item.phone_number_id:
+            return event.account
+        return ensure_account(
+            item.phone_number_id,
+            waba_id=item.waba_id or "",
+            display_phone_number=item.display_phone_number or "",
+        )
+    if item.waba_id:
+        found = BusinessAccount.objects.filter(waba_id=item.waba_id).order_by("pk").first()
+        if found:
+            return found
+    return event.account
+
+
+def _apply(item: Any, event: WebhookEvent) -> BusinessAccount | None:
+    account = _account_for(item, event)
+    if item.event_type == EventType.MESSAGE:
+        if account is None:
+            raise ValueError(
+                f"message {item.message_id} names no phone number id and the event has no account"
+            )
+        store_inbound_message(item, account, event)
+    elif item.event_type == EventType.STATUS:
+        record_status_update(item, account, event)
+    elif item.event_type == EventType.TEMPLATE_STATUS:
+        apply_template_status(item, account)
+    elif item.event_type == EventType.ERROR:
+        logger.warning("Meta reported errors for webhook event %s: %s", event.pk, item.errors)
+        send_signal_on_commit(
+            signals.webhook_error, sender=WebhookEvent, reason="meta_error", error=None, request=None,
+            webhook_event=event, event=item, account=account,
+        )  # fmt: skip
+    elif item.event_type == EventType.FIELD_UPDATE:
+        apply_field_update(item, account)
+    return account
+
+
+# -- messages ------------------------------------------------------------------------------------
+
+
+def _content(item: Any) -> dict[str, Any]:
+    content = {}
+    for name in _CONTENT_FIELDS:
+        value = getattr(item, name)
+        if value in (None, [], False):
+            continue
+        content[name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+        if name == "errors":
+            content[name] = [dataclasses.asdict(error) for error in value]
+    return content
+
+
+def _display_text(item: Any) -> str:
+    if item.text:
+        return item.text
+    if item.media and item.media.caption:
+        return item.media.caption
+    if item.interactive:
+        return item.interactive.title or item.interactive.body or ""
+    if item.button:
+        return item.button.text or ""
+    if item.reaction:
+        return item.reaction.emoji or ""
+    return ""
+
+
+def _target_wamid(item: Any) -> str:
+    if item.reaction and item.reaction.message_id:
+        return item.reaction.message_id
+    if item.original_message_id:
+        return item.original_message_id
+    if item.context and item.context.message_id:
+        return item.context.message_id
+    return ""
+
+
+def upsert_contact(account: BusinessAccount, wa_id: str, item: Any, when: datetime, inbound: bool) -> Contact:
+    contact, created = Contact.objects.get_or_create(
+        account=account,
+        wa_id=wa_id,
+        defaults={"name": (item.contact_name or "")[:200] if inbound else "", "profile": item.contact or {}},
+    )
+    if created:
+        return contact
+    changes: dict[str, Any] = {}
+    if inbound and item.contact_name and item.contact_name != contact.name:
+        changes["name"] = item.contact_name[:200]
+    if inbound and item.contact and item.contact != contact.profile:
+        changes["profile"] = item.contact
+    if changes:
+        Contact.objects.filter(pk=contact.pk).update(**changes, updated_at=timezone.now())
+        for name, value in changes.items():
+            setattr(contact, name, value)
+    return contact
+
+
+def open_conversation(account: BusinessAccount, contact: Contact) -> Conversation:
+    """The contact's open conversation, opened if there is none (a partial unique
+    index makes the concurrent case end with one)."""
+    conversation, _ = Conversation.objects.get_or_create(
+        account=account, contact=contact, status=Conversation.Status.OPEN
+    )
+    return conversation
+
+
+def _advance_conversation(conversation: Conversation, message: Message, counts_as_unread: bool) -> None:
+    """Update counters with SQL expressions, so concurrent messages never lose an increment."""
+    when = message.timestamp
+    changes: dict[str, Any] = {"last_message_at": Greatest(Coalesce("last_message_at", when), when)}
+    if message.direction == Message.Direction.INBOUND:
+        window_end = when + SERVICE_WINDOW
+        changes["last_inbound_at"] = Greatest(Coalesce("last_inbound_at", when), when)
+        changes["service_window_expires_at"] = Greatest(
+            Coalesce("service_window_expires_at", window_end), window_end
+        )
+        if counts_as_unread:
+            changes["unread_count"] = F("unread_count") + 1
+    Conversation.objects.filter(pk=conversation.pk).update(**changes, updated_at=timezone.now())
+    if message.direction == Message.Direction.INBOUND:
+        Contact.objects.filter(pk=message.contact_id).update(
+            last_inbound_at=Greatest(Coalesce("last_inbound_at", when), when)
+        )
+
+
+def store_inbound_message(item: Any, account: BusinessAccount, event: WebhookEvent | None = None) -> Message:
+    """Store a parsed ``InboundMessage`` (or echo) once; later deliveries return the stored row."""
+    when = item.timestamp or timezone.now()
+    inbound = not item.is_echo
+    wa_id = (item.from_wa_id if inbound else item.to_wa_id) or (item.contact or {}).get("wa_id")
+    contact = upsert_contact(account, wa_id, item, when, inbound) if wa_id else None
+    conversation = open_conversation(account, contact) if contact else None
+    target = _target_wamid(item)
+    errors = _error_summary(item.errors)
+    message, created = Message.objects.get_or_create(
+        wamid=item.message_id,
+        defaults={
+            "account": account,
+            "conversation": conversation,
+            "contact": contact,
+            "direction": Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND,
+            "type": item.type[:32],
+            "text": _display_text(item),
+            "content": _content(item),
+            "status": Message.Status.RECEIVED if inbound else Message.Status.SENT,
+            "timestamp": when,
+            "sent_at": None if inbound else when,
+            "reply_to": Message.objects.filter(wamid=target).first() if target else None,
+            "reply_to_wamid": target,
+            "raw": item.raw,
+            **errors,
+        },
+    )
+    if not created:
+        return message
+    if conversation is not None:
+        _advance_conversation(
+            conversation, message, counts_as_unread=inbound and item.type not in _MODIFIER_TYPES
+        )
+    _apply_to_target(message)
+    # Messages that arrived earlier and point at this one (a reply overtaking its original).
+    for referrer in Message.objects.filter(reply_to_wamid=message.wamid, reply_to__isnull=True):
+        referrer.reply_to = message
+        referrer.save(update_fields=["reply_to", "updated_at"])
+        _apply_to_target(referrer)
+    if item.media is not None:
+        _store_media(item, account, message)
+    if not inbound:
+        apply_pending_statuses(message)
+    elif get_setting("AUTO_MARK_READ"):
+        transaction.on_commit(partial(schedule_mark_read, message.pk))
+    send_signal_on_commit(
+        signals.message_received, sender=Message, message=message, event=item, account=account,
+        contact=contact, conversation=conversation, webhook_event=event,
+    )  # fmt: skip
+    return message
+
+
+def _error_summary(errors: list[Any]) -> dict[str, Any]:
+    if not errors:
+        return {}
+    first = errors[0]
+    text = first.message or first.title
+    if first.details and first.details != text:
+        text = f"{text}: {first.details}" if text else first.details
+    return {"error_code": first.code, "error_title": first.title[:255], "error_message": text}
+
+
+def _apply_to_target(message: Message) -> None:
+    """An edit or revoke marks the message it targets (when that message is stored)."""
+    target_id = message.reply_to_id
+    if target_id is None:
+        return
+    if message.type == "edit":
+        Message.objects.filter(pk=target_id).filter(
+            Q(edited_at__isnull=True) | Q(edited_at__lt=message.timestamp)
+        ).update(edited_at=message.timestamp, updated_at=timezone.now())
+    elif message.type == "revoke":
+        Message.objects.filter(pk=target_id, deleted_at__isnull=True).update(
+            deleted_at=message.timestamp, updated_at=timezone.now()
+        )
+
+
+def _store_media(item: Any, account: BusinessAccount, message: Message) -> None:
+    media = item.media
+    media_file, created = MediaFile.objects.get_or_create(
+        message=message,
+        media_id=media.id,
+        defaults={
+            "account": account,
+            "mime_type": (media.mime_type or "")[:128],
+            "expected_sha256": (media.sha256 or "")[:128],
+            "filename": (media.filename or "")[:255],
+            "caption": media.caption or "",
+        },
+    )
+    if created and get_setting("MEDIA_DOWNLOAD"):
+        from .media import schedule_download
+
+        transaction.on_commit(partial(schedule_download, media_file.pk))
+
+
+def mark_message_read(message_id: int) -> None:
+    """Tell Meta an inbound message was read (the blue ticks the user sees)."""
+    message = Message.objects.select_related("account").get(pk=message_id)
+    client_for_account(message.account).mark_read(message.wamid)
+
+
+def schedule_mark_read(message_id: int) -> None:
+    """``AUTO_MARK_READ``: on Celery or inline; never raises (the message is stored either way)."""
+    try:
+        if use_celery():
+            from ..tasks import mark_message_read as task
+
+            task.delay(message_id)
+        else:
+            mark_message_read(message_id)
+    except Exception:
+        logger.exception("could not mark message %s read", message_id)
+
+
+# -- templates and other fields ------------------------------------------------------------------
+
+
+def _template(
+    account: BusinessAccount | None, item: Any, name: str, language: str, template_id: str
+) -> Template:
+    waba_id = item.waba_id or (account.waba_id if account else "")
+    template, _ = Template.objects.get_or_create(
+        waba_id=waba_id,
+        name=name,
+        language=language,
+        defaults={"account": account, "template_id": template_id},
+    )
+    return Template.objects.select_for_update().get(pk=template.pk)
+
+
+def apply_template_status(item: Any, account: BusinessAccount | None) -> Template:
+    """Apply a ``TemplateStatusUpdate``; an update older than the stored one is ignored."""
+    template = _template(account, item, item.template_name, item.language, str(item.template_id))
+    when = item.timestamp or timezone.now()
+    if template.status_updated_at and when < template.status_updated_at:
+        logger.info("ignoring template %s status %s older than the stored one", template, item.status)
+        return template
+    previous = template.status
+    template.status = item.status[:32]
+    template.status_updated_at = when
+    template.template_id = template.template_id or str(item.template_id)
+    template.account = template.account or account
+    if item.category:
+        template.category = item.category[:32]
+    template.rejection_reason = "" if item.reason in (None, "NONE") else item.reason[:255]
+    template.save()
+    if previous != template.status:
+        send_signal_on_commit(
+            signals.template_status_changed, sender=Template, template=template, status=template.status,
+            previous_status=previous, event=item, account=account,
+        )  # fmt: skip
+    return template
+
+
+def apply_field_update(item: Any, account: BusinessAccount | None) -> None:
+    """The fields wacloud models beyond messages: template quality and category,
+    and users' marketing preferences. Everything else only reaches receivers of
+    ``webhook_event_received`` (the body stays on the ``WebhookEvent``)."""
+    value = item.value
+    if item.field in ("message_template_quality_update", "template_category_update"):
+        name, language = value.get("message_template_name"), value.get("message_template_language")
+        if not name or not language:
+            return
+        template = _template(
+            account, item, str(name), str(language), str(value.get("message_template_id", ""))
+        )
+        if value.get("new_quality_score"):
+            template.quality_score = str(value["new_quality_score"])[:16]
+        if value.get("new_category"):
+            template.category = str(value["new_category"])[:32]
+        template.save()
+    elif item.field == "user_preferences" and account is not None:
+        for preference in value.get("user_preferences") or []:
+            _apply_marketing_preference(account, preference)
+
+
+def _apply_marketing_preference(account: BusinessAccount, preference: dict[str, Any]) -> None:
+    """``stop`` opts the contact out of marketing messages, ``resume`` undoes it;
+    the newer preference wins when they arrive out of order."""
+    value = preference.get("value")
+    if (
+        preference.get("category") != "marketing_messages"
+        or not preference.get("wa_id")
+        or value not in ("stop", "resume")
+    ):
+        return
+    stamp = preference.get("timestamp")
+    when = (
+        datetime.fromtimestamp(int(stamp), tz=dt_timezone.utc)
+        if str(stamp or "").isdigit()
+        else timezone.now()
+    )
+    contact, _ = Contact.objects.get_or_create(account=account, wa_id=str(preference["wa_id"]))
+    newer = Contact.objects.filter(pk=contact.pk).filter(
+        Q(opted_out_at__isnull=True) | Q(opted_out_at__lte=when)
+    )
+    newer.update(opted_out=value == "stop", opted_out_at=when, updated_at=timezone.now())

@@ -1,0 +1,43 @@
+"""The extension points. Every signal is sent after the transaction that stored
+the change has committed, so receivers always see the rows they are told about
+(and a rolled-back change is never announced).
+
+``sender`` is always the model class the signal is about. Keyword arguments:
+
+- ``message_received``: ``message`` (the new ``Message``; inbound, or an echo of
+  a message the business sent from the WhatsApp Business app), ``event``
+  (the parsed ``wacloud.events.InboundMessage``), ``account``, ``contact``,
+  ``conversation``, ``webhook_event``.
+- ``message_status_changed``: ``message``, ``status`` (the status just applied),
+  ``previous_status``, ``event`` (``StatusUpdate``, or ``None`` when a pending
+  status was applied to a newly stored message), ``account``.
+- ``template_status_changed``: ``template``, ``status``, ``previous_status``,
+  ``event`` (``TemplateStatusUpdate``), ``account`` (may be ``None``).
+- ``webhook_error``: ``reason`` (``"invalid_signature"`` (also: no secret to
+  check against), ``"body_too_large"``, ``"configuration_error"``,
+  ``"malformed_body"``, ``"meta_error"``, ``"processing_failed"``), ``error`` (the exception or
+  ``None``), ``request`` (the ``HttpRequest`` for errors in the view, else
+  ``None``), ``webhook_event`` (the stored row, when there is one), ``event``
+  (Meta's ``WebhookError`` event for ``"meta_error"``), ``account``.
+- ``webhook_event_received``: ``event`` (every parsed event of any type, after it
+  was applied), ``webhook_event``, ``account``. Fields wacloud does not model
+  (account updates, calls, user preferences, ...) arrive only here.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+message_received = Signal()
+message_status_changed = Signal()
+template_status_changed = Signal()
+webhook_error = Signal()
+webhook_event_received = Signal()
+
+__all__ = [
+    "message_received",
+    "message_status_changed",
+    "template_status_changed",
+    "webhook_error",
+    "webhook_event_received",
+]

@@ -1,0 +1,149 @@
+"""Celery tasks: each is a one-line call into a service.
+
+Celery is optional: without it this module still imports, the functions run
+when called directly, and ``.delay()`` raises a clear error (wacloud only calls
+it when ``use_celery()`` is true). All tasks are idempotent and ``acks_late``:
+a worker that dies mid-task has the task redelivered, and running it twice is
+harmless.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .conf import get_setting
+
+try:
+    from celery import shared_task
+except ImportError:  # Celery is an optional dependency.
+    shared_task = None
+
+
+class _NoCelery:
+    """Stands in for the bound task when Celery is not installed: no retries."""
+
+    request = None
+
+
+def task(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``shared_task(bind=True, acks_late=True, ...)``, or a plain function without Celery."""
+    options = {"bind": True, "acks_late": True, "reject_on_worker_lost": True, **options}
+
+    def decorate(func: Callable[..., Any]) -> Any:
+        if shared_task is not None:
+            return shared_task(**options)(func)
+
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            return func(_NoCelery(), *args, **kwargs)
+
+        def unavailable(*args: Any, **kwargs: Any) -> Any:
+            raise ImproperlyConfigured(f"{func.__name__}.delay() needs Celery: pip install 'wacloud[celery]'")
+
+        run.delay = run.apply_async = unavailable  # type: ignore[attr-defined]
+        return run
+
+    return decorate
+
+
+def _retry(self: Any, exc: Exception) -> None:
+    """Raise Celery's retry (exponential backoff, ``WACLOUD["WEBHOOK_MAX_ATTEMPTS"]``
+    runs in all; past that Celery raises ``exc``). Returns without Celery."""
+    if isinstance(self, _NoCelery):
+        return
+    base = get_setting("TASK_RETRY_BACKOFF_SECONDS") or 1
+    countdown = base * (2**self.request.retries)
+    raise self.retry(exc=exc, countdown=countdown, max_retries=get_setting("WEBHOOK_MAX_ATTEMPTS") - 1)
+
+
+@task()
+def process_webhook_event(self: Any, event_id: int) -> str:
+    """Process one stored webhook event; returns its resulting status."""
+    from .services.inbound import process_webhook_event as process
+
+    try:
+        return process(event_id).status
+    except Exception as exc:
+        _retry(self, exc)
+        raise
+
+
+@task()
+def download_media(self: Any, media_file_id: int) -> str:
+    """Download one inbound media file into ``WACLOUD["MEDIA_STORAGE"]``."""
+    from .exceptions import AccountNotConfigured
+    from .services.media import download_media_file
+
+    try:
+        return download_media_file(media_file_id).download_status
+    except AccountNotConfigured:
+        raise  # Retrying cannot add a token; the row says why it failed.
+    except Exception as exc:
+        _retry(self, exc)
+        raise
+
+
+@task()
+def mark_message_read(self: Any, message_id: int) -> None:
+    """Mark one inbound message read on Meta's side (``WACLOUD["AUTO_MARK_READ"]``)."""
+    from .exceptions import AccountNotConfigured
+    from .services.inbound import mark_message_read as mark_read
+
+    try:
+        mark_read(message_id)
+    except AccountNotConfigured:
+        raise
+    except Exception as exc:
+        _retry(self, exc)
+        raise
+
+
+@task()
+def cleanup_old_webhook_events(self: Any, days: int | None = None) -> dict[str, int]:
+    """Delete processed webhook events older than the retention period (run daily)."""
+    from .services.webhooks import cleanup_old_webhook_events as cleanup
+
+    return cleanup(days)
+
+
+@task()
+def process_pending_webhook_events(self: Any) -> int:
+    """Reschedule events left pending or abandoned (run every few minutes)."""
+    from .services.webhooks import process_pending_webhook_events as sweep
+
+    return sweep()
+
+
+# -- outbound (services/outbound.py, services/templates.py) ----------------------------------------
+
+
+@task()
+def send_whatsapp_message(self: Any, message_id: int) -> str:
+    """Send one outbox message; returns the outcome. Sent at most once: the
+    service claims the row, so a redelivered or duplicated task sends nothing."""
+    from .services.outbound import deliver_message
+
+    result = deliver_message(message_id, can_retry=not isinstance(self, _NoCelery))
+    if result.outcome == "retry":  # still queued; the service bounds the attempts
+        raise self.retry(countdown=result.retry_in, max_retries=None)
+    return result.outcome
+
+
+@task()
+def sync_whatsapp_templates(self: Any, account_id: int | None = None) -> dict[str, dict[str, int]]:
+    """Sync templates of one account (or every active account with a WABA id)."""
+    from .services.templates import sync_all_templates
+
+    return sync_all_templates(account_id)
+
+
+@task()
+def retry_failed_messages(self: Any) -> dict[str, int]:
+    """Requeue retriable send failures and lost queued rows (never unknown deliveries)."""
+    from .services.outbound import retry_failed_messages as retry
+
+    return retry()

@@ -1,0 +1,61 @@
+"""Django set-up for tests/django, done here because pytest.ini is shared:
+``DJANGO_SETTINGS_MODULE`` defaults to ``wacloud_test_settings`` (this folder)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_configure(config):
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wacloud_test_settings")
+    from django.apps import apps
+
+    import django
+
+    # When this conftest is not an initial one (plain `pytest` from the root),
+    # pytest-django has already run its own set-up, without settings.
+    if not apps.ready:
+        django.setup()
+
+
+@pytest.fixture
+def account(db):
+    from wacloud_test_helpers import APP_SECRET, PHONE_NUMBER_ID, WABA_ID
+
+    from wacloud_django.models import BusinessAccount
+
+    return BusinessAccount.objects.create(
+        name="Main",
+        phone_number_id=PHONE_NUMBER_ID,
+        waba_id=WABA_ID,
+        display_phone_number="972123456789",
+        access_token="EAAG-test-token",
+        app_secret=APP_SECRET,
+        verify_token="account-verify-token",
+    )
+
+
+@pytest.fixture
+def post_webhook(client, django_capture_on_commit_callbacks) -> Callable[..., Any]:
+    """POST a body as Meta would (signed with ``secret``) and run what is scheduled after commit."""
+    from wacloud_test_helpers import APP_SECRET, WEBHOOK_URL, dumps, sign
+
+    def post(body: Any, secret: str | None = APP_SECRET, url: str = WEBHOOK_URL, **headers: str):
+        if not isinstance(body, bytes):
+            body = dumps(body)
+        if secret is not None:
+            headers.setdefault("HTTP_X_HUB_SIGNATURE_256", sign(secret, body))
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(url, data=body, content_type="application/json", **headers)
+
+    return post
