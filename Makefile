@@ -55,5 +55,8 @@ format: $(INSTALLED)
 	$(PY) -m ruff format python django_app tests benchmarks examples
 	clang-format -i $$(find cpp python -name '*.cpp' -o -name '*.hpp')
 
+fuzz: $(INSTALLED)
+	bash scripts/fuzz.sh $${FUZZ_SECONDS:-60}
+
 clean:
 	rm -rf build .deps/.system-ready $(INSTALLED)

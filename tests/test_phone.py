@@ -1,0 +1,269 @@
+import threading
+import time
+
+import phonenumbers
+import pytest
+
+import wacloud
+from wacloud import phone
+from wacloud.phone import NumberType, PhoneNumber
+
+AGREEMENT_THRESHOLD = 0.995
+
+# The oracle's types, by the names of ours.
+ORACLE_TYPES = {
+    NumberType.FIXED_LINE: phonenumbers.PhoneNumberType.FIXED_LINE,
+    NumberType.MOBILE: phonenumbers.PhoneNumberType.MOBILE,
+    NumberType.FIXED_LINE_OR_MOBILE: phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    NumberType.TOLL_FREE: phonenumbers.PhoneNumberType.TOLL_FREE,
+    NumberType.PREMIUM_RATE: phonenumbers.PhoneNumberType.PREMIUM_RATE,
+    NumberType.SHARED_COST: phonenumbers.PhoneNumberType.SHARED_COST,
+    NumberType.VOIP: phonenumbers.PhoneNumberType.VOIP,
+    NumberType.PERSONAL_NUMBER: phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+    NumberType.PAGER: phonenumbers.PhoneNumberType.PAGER,
+    NumberType.UAN: phonenumbers.PhoneNumberType.UAN,
+    NumberType.VOICEMAIL: phonenumbers.PhoneNumberType.VOICEMAIL,
+}
+
+
+def example_numbers():
+    """(label, example) for every region and number type the oracle has an example of,
+    plus the non-geographic entities (+800, +882, ...)."""
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for name, oracle_type in ORACLE_TYPES.items():
+            example = phonenumbers.example_number_for_type(region, oracle_type)
+            if example is not None:
+                yield f"{region}/{name.value}", region, example
+    for code in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS):
+        example = phonenumbers.example_number_for_non_geo_entity(code)
+        if example is not None:
+            yield f"+{code}", None, example
+
+
+def agreement_cases():
+    """(label, text, default_region, oracle number): each example written as E.164, as a
+    wa_id (digits, no region) and in its national format with its region."""
+    for label, region, example in example_numbers():
+        e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+        yield label, e164, None, example
+        yield label, e164[1:], None, example
+        if region is not None:
+            national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+            yield label, national, region, phonenumbers.parse(national, region)
+
+
+def test_agrees_with_phonenumbers_on_every_example_number(record_property):
+    cases = list(agreement_cases())
+    e164_mismatches, validity_mismatches = [], []
+    for label, text, region, oracle in cases:
+        expected_e164 = phonenumbers.format_number(oracle, phonenumbers.PhoneNumberFormat.E164)
+        expected_valid = phonenumbers.is_valid_number(oracle)
+        try:
+            parsed = phone.parse(text, region)
+            got_e164, got_valid = parsed.e164, parsed.is_valid
+        except wacloud.InvalidPhoneNumber as error:
+            got_e164, got_valid = f"InvalidPhoneNumber({error.reason})", None
+        where = f"{label}: {text!r} region={region}"
+        if got_e164 != expected_e164:
+            e164_mismatches.append(f"{where} e164 {got_e164} != {expected_e164}")
+        if got_valid != expected_valid:
+            validity_mismatches.append(f"{where} is_valid {got_valid} != {expected_valid}")
+    e164_agreement = 1 - len(e164_mismatches) / len(cases)
+    validity_agreement = 1 - len(validity_mismatches) / len(cases)
+    report = (
+        f"{len(cases)} example numbers against phonenumbers {phonenumbers.__version__}: "
+        f"E.164 agreement {e164_agreement:.2%}, is_valid agreement {validity_agreement:.2%}"
+    )
+    mismatches = e164_mismatches + validity_mismatches
+    print(report, *mismatches, sep="\n  ")
+    record_property("phone_agreement", report)
+    record_property("phone_mismatches", mismatches)
+    details = "\n  ".join([report, *mismatches])
+    assert len(cases) > 3000, "every region should have examples"
+    assert e164_agreement >= AGREEMENT_THRESHOLD, details
+    # Validity comes from each library's metadata: ranges assigned after the system
+    # libphonenumber was built are invalid to the core but valid to a newer oracle.
+    assert validity_agreement >= AGREEMENT_THRESHOLD, (
+        details + "\n(if these are new number ranges, the oracle's metadata is newer than the "
+        "system libphonenumber's: use the phonenumbers release of the same version)"
+    )
+
+
+def test_parse_returns_a_frozen_dataclass():
+    number = phone.parse("020 7946 0958", "GB")
+    assert number == PhoneNumber(
+        e164="+442079460958",
+        wa_id="442079460958",
+        region="GB",
+        country_code=44,
+        national_number="2079460958",
+        number_type=NumberType.FIXED_LINE,
+        international="+44 20 7946 0958",
+        is_valid=True,
+        is_possible=True,
+    )
+    assert str(number) == "+442079460958"
+    assert number.number_type == "fixed_line"
+    with pytest.raises(AttributeError):
+        number.e164 = "+1"  # type: ignore[misc]
+    assert wacloud.PhoneNumber is PhoneNumber
+
+
+def test_possible_but_invalid_number():
+    number = phone.parse("+1 (555) 123-4567")
+    assert (number.is_possible, number.is_valid, number.number_type) == (True, False, NumberType.UNKNOWN)
+    assert phone.normalize("+1 (555) 123-4567") == "15551234567"
+
+
+@pytest.mark.parametrize(
+    ("text", "region", "wa_id"),
+    [
+        ("15551234567", None, "15551234567"),
+        ("+15551234567", None, "15551234567"),
+        ("0044 20 7946 0958", None, "442079460958"),
+        ("44.20.7946.0958", None, "442079460958"),
+        ("(202) 555-0100", "US", "12025550100"),
+        ("(202) 555-0100", "us", "12025550100"),
+        ("011 44 20 7946 0958", "US", "442079460958"),
+        ("0044 20 7946 0958", "US", "442079460958"),
+        ("447400123456", "US", "447400123456"),
+        ("15123456789", "DE", "4915123456789"),
+        ("06 1234 5678", "IT", "390612345678"),
+    ],
+)
+def test_input_rules(text, region, wa_id):
+    assert phone.normalize(text, region) == wa_id
+    assert phone.to_e164(text, region) == "+" + wa_id
+    assert phone.display(text, region) == phone.parse(text, region).international
+
+
+@pytest.mark.parametrize(
+    ("text", "region", "reason"),
+    [
+        ("hello", None, "not_a_number"),
+        ("", None, "not_a_number"),
+        ("\ud800 555 0100", None, "not_a_number"),
+        ("+999 123 4567", None, "invalid_country_code"),
+        ("020 7946 0958", None, "invalid_country_code"),
+        ("12", None, "too_short"),
+        ("555 0100", "US", "too_short"),
+        ("+1 202 555 01000", None, "too_long"),
+        ("1" * 300, None, "too_long"),
+        ("+7 922 222 22 222", None, "invalid_number"),
+        ("+1 202 555 0100 ext. 12", None, "invalid_number"),
+        (")980011111", None, "invalid_number"),  # reads back from "+98011111" as +98 11111
+    ],
+)
+def test_error_reasons(text, region, reason):
+    with pytest.raises(wacloud.InvalidPhoneNumber) as caught:
+        phone.normalize(text, region)
+    error = caught.value
+    assert error.reason == reason
+    assert isinstance(error, ValueError)
+    assert error.input == text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")[:1000]
+    assert len(str(error)) > len(reason)  # says why in words
+
+
+@pytest.mark.parametrize("region", ["XX", "ZZ", "001", "GBR", "g"])
+def test_unknown_region_raises(region):
+    with pytest.raises(wacloud.InvalidPhoneNumber, match="not a known region code") as caught:
+        phone.normalize("2025550100", region)
+    assert caught.value.reason == "invalid_country_code"
+
+
+def test_empty_region_means_none():
+    assert phone.normalize("15551234567", "") == phone.normalize("15551234567") == "15551234567"
+
+
+def test_parse_raises_only_for_unreadable_text():
+    assert phone.parse("555 0100", "US").is_possible is False
+    with pytest.raises(wacloud.InvalidPhoneNumber, match="not a phone number"):
+        phone.parse("call me")
+
+
+def test_is_same_number():
+    assert phone.is_same_number("+44 20 7946 0958", "442079460958")
+    assert phone.is_same_number("020 7946 0958", "+44 (0)20 7946 0958", "GB")
+    assert not phone.is_same_number("+44 20 7946 0958", "+44 20 7946 0959")
+    assert phone.is_same_number("garbage", "garbage") is False
+    assert phone.is_same_number("+44 20 7946 0958", "") is False
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: phone.parse(15551234567),
+        lambda: phone.normalize(b"15551234567"),
+        lambda: phone.to_e164(None),
+        lambda: phone.display("15551234567", 1),
+        lambda: phone.is_same_number("1", 1),
+        lambda: phone.normalize_many(["15551234567", 15551234567]),
+        lambda: phone.normalize_many("15551234567"),
+        lambda: phone.normalize_many(None),
+    ],
+)
+def test_non_str_input_raises_type_error(call):
+    with pytest.raises(TypeError):
+        call()
+
+
+def test_normalize_many_keeps_order_and_marks_bad_entries():
+    examples = [phonenumbers.format_number(example, 0) for _, _, example in example_numbers()]
+    good = [text for text in examples if phone.parse(text).is_possible]
+    assert len(good) > 0.95 * len(examples)
+    bad = ["nope", "", "+999 1", "12", "+1 202 555 0100 ext. 1"]
+    numbers = [(good[i % len(good)] if i % 7 else bad[i % len(bad)]) for i in range(100_000)]
+    result = phone.normalize_many(numbers)
+    assert len(result) == len(numbers)
+    expected = {}
+    for text in set(numbers):
+        try:
+            expected[text] = phone.normalize(text)
+        except wacloud.InvalidPhoneNumber:
+            expected[text] = None
+    assert result == [expected[text] for text in numbers]
+    assert result.count(None) == sum(1 for i in range(100_000) if i % 7 == 0)
+
+
+def test_normalize_many_accepts_any_iterable_and_region():
+    assert phone.normalize_many(iter(["(202) 555-0100", "x"]), "US") == ["12025550100", None]
+    assert phone.normalize_many(("0044 20 7946 0958",)) == ["442079460958"]
+    assert phone.normalize_many([]) == []
+    with pytest.raises(wacloud.InvalidPhoneNumber):
+        phone.normalize_many(["1"], "Narnia")
+
+
+def test_normalize_many_releases_the_gil():
+    """While one thread runs a large batch, another Python thread keeps running.
+    With the GIL held, the ticker would stall for the whole C++ call."""
+    sample = ["+44 20 7946 0958", "(202) 555-0100", "0044 7400 123456", "bad"]
+    started = time.perf_counter()
+    phone.normalize_many(sample * 5_000, "US")
+    per_item = (time.perf_counter() - started) / 20_000
+    # A batch that takes about a second here, however fast this machine is.
+    batch = sample * max(5_000, min(500_000, int(1.0 / per_item / len(sample))))
+
+    ticks = []
+    done = threading.Event()
+
+    def ticker():
+        while not done.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=ticker)
+    thread.start()
+    try:
+        time.sleep(0.05)
+        begin = time.perf_counter()
+        phone.normalize_many(batch, "US")
+        end = time.perf_counter()
+    finally:
+        done.set()
+        thread.join()
+    inside = [t for t in ticks if begin <= t <= end]
+    gaps = [b - a for a, b in zip([begin, *inside], [*inside, end], strict=True)]
+    # Without the GIL released the ticker gets no turn for (nearly) the whole call;
+    # with it, its longest pause is a scheduler hiccup, far below half the call.
+    assert len(inside) >= 10, (len(inside), end - begin)
+    assert max(gaps) < (end - begin) / 2, (max(gaps), end - begin)
