@@ -1,0 +1,159 @@
+// The Graph API client: one libcurl connection pool per client (keep-alive,
+// reused handles), connect and total timeouts, Bearer authentication, Graph
+// error objects turned into GraphError, retries with exponential backoff and
+// jitter for transient and throttling failures (honouring Retry-After), and
+// batch sending with many requests in flight. Thread-safe.
+//
+// A request that may have reached Meta (a timeout or dropped connection after
+// it was sent) is never resent automatically, because Meta has no idempotency
+// key: it fails with GraphErrorKind::kDeliveryUnknown. Connection failures,
+// where nothing was sent, are retried.
+#pragma once
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "wacloud/errors.hpp"
+#include "wacloud/payloads.hpp"
+#include "wacloud/rate_limiter.hpp"
+
+namespace wacloud {
+
+namespace http {
+class Transport;
+}
+
+struct ClientConfig {
+  std::string access_token;
+  std::string phone_number_id;
+  std::string waba_id;  // needed only by the template calls
+  std::string api_version = "v21.0";
+  std::string base_url = "https://graph.facebook.com";
+  double timeout_seconds = 30;          // per request, whole transfer
+  double connect_timeout_seconds = 10;  // capped at timeout_seconds
+  int max_retries = 3;                  // resends after the first attempt
+  double backoff_base_seconds = 0.5;    // first retry waits about this long
+  double backoff_max_seconds = 30;      // no single wait is longer
+  // Called before every message send as acquire(phone_number_id, wa_id, ...).
+  std::shared_ptr<RateLimiter> rate_limiter;
+  // How long a send waits for the rate limiter; nullopt: timeout_seconds.
+  std::optional<double> rate_limit_timeout_seconds;
+  // Region for numbers written without a country code (phone normalizer).
+  std::string default_region;
+};
+
+struct SendResult {
+  std::string message_id;
+  std::string wa_id;
+  std::string input;
+  std::string message_status;  // "accepted", "held_for_quality_assessment", ...
+};
+
+struct RemoteMedia {
+  std::string id;
+  std::string url;
+  std::string mime_type;
+  std::string sha256;  // lowercase hex
+  std::int64_t file_size = 0;
+};
+
+// An upload from memory or from a file streamed off disk.
+struct MediaUpload {
+  std::string data;  // used when path is empty
+  std::string path;
+  std::string mime_type;  // required: Meta files media under its MIME type
+  std::string filename;   // shown to recipients of documents
+};
+
+// A message ready for send_many: the request body and the recipient wa_id the
+// rate limiter keys on.
+struct PreparedSend {
+  std::string payload;  // JSON body of POST /<phone-number-id>/messages
+  std::string recipient;
+};
+
+// One send_many outcome: a result or the error that ended that send.
+using SendOutcome = std::variant<SendResult, GraphErrorInfo>;
+
+class GraphClient {
+ public:
+  explicit GraphClient(ClientConfig config);
+  ~GraphClient();
+  GraphClient(const GraphClient&) = delete;
+  GraphClient& operator=(const GraphClient&) = delete;
+
+  const ClientConfig& config() const noexcept { return config_; }
+
+  // The wa_id for `to` (via the phone normalizer, default_region applied).
+  std::string normalize_recipient(std::string_view to) const;
+
+  // Builds, checks and sends; `to` is normalized first.
+  SendResult send(std::string_view to, const Message& message, std::string_view reply_to = {});
+  // A body built by build_message_payload; `recipient` keys the rate limiter.
+  SendResult send_payload(const std::string& payload, const std::string& recipient);
+  PreparedSend prepare(std::string_view to, const Message& message,
+                       std::string_view reply_to = {}) const;
+
+  // Many sends with at most `concurrency` in flight on this client's pool, in
+  // one call; outcomes in input order. Retries and the rate limiter apply per
+  // request. Never throws for a failed send: its GraphErrorInfo is returned.
+  std::vector<SendOutcome> send_many(const std::vector<PreparedSend>& sends,
+                                     std::size_t concurrency);
+
+  void mark_read(std::string_view message_id, bool typing_indicator = false);
+
+  std::string upload_media(const MediaUpload& upload);
+  RemoteMedia get_media(std::string_view media_id);
+  // Streams the media to `dest_path` through a temporary file beside it,
+  // checking size and SHA-256 against Meta's; on any failure nothing is left.
+  RemoteMedia download_media(std::string_view media_id, const std::string& dest_path);
+  void delete_media(std::string_view media_id);
+
+  // Every template, following paging.next; `page_size` is Meta's `limit`.
+  // `status` and `name` filter when not empty.
+  boost::json::array list_templates(std::string_view status, std::string_view name,
+                                    std::size_t page_size);
+  boost::json::object create_template(std::string_view name, std::string_view language,
+                                      std::string_view category,
+                                      const boost::json::array& components);
+  void delete_template(std::string_view name);
+
+  boost::json::object get_business_profile();
+  void update_business_profile(const boost::json::object& fields);
+  boost::json::object get_phone_number();
+
+  // Any Graph call: `path` after the version ("/<id>/...", query included).
+  // Idempotent calls (GET, DELETE) are also retried after timeouts.
+  boost::json::value call(std::string_view method, std::string_view path,
+                          const std::string& body = {});
+
+  // Wait before retry `attempt` (0-based): exponential, with jitter, and at
+  // least `retry_after` when the server sent one. Exposed for tests.
+  double backoff_seconds(int attempt, std::optional<double> retry_after) const;
+
+ private:
+  struct Call;
+  boost::json::value execute(const Call& call);
+  void acquire_send_slot(const std::string& recipient);
+  std::string url(std::string_view path) const;
+  std::vector<std::string> auth_headers(bool json_body) const;
+  [[noreturn]] void fail(GraphErrorInfo info) const;
+  GraphErrorInfo scrub(GraphErrorInfo info) const;
+  friend class BatchSender;
+
+  ClientConfig config_;
+  std::unique_ptr<http::Transport> transport_;
+};
+
+// SendResult from the success body of a send; throws GraphError when the body
+// is not Meta's success shape.
+SendResult parse_send_result(std::string_view body);
+
+}  // namespace wacloud
