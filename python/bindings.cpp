@@ -4,11 +4,21 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <deque>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "wacloud/errors.hpp"
+#include "wacloud/graph_client.hpp"
+#include "wacloud/media.hpp"
+#include "wacloud/payloads.hpp"
+#include "wacloud/phone.hpp"
+#include "wacloud/rate_limiter.hpp"
 #include "wacloud/signature.hpp"
+#include "wacloud/webhook.hpp"
 
 namespace py = pybind11;
 
@@ -145,6 +155,815 @@ void bind_signature(py::module_& m) {
       py::arg("app_secret"), py::arg("body"), py::arg("header"));
 }
 
+// ---- phone -----------------------------------------------------------------
+// A str argument as UTF-8. Lone surrogates have no UTF-8 form: they go through
+// as the invalid bytes "surrogatepass" makes, which the core refuses as text.
+std::string phone_text(const py::handle& object, const std::string& what) {
+  if (!PyUnicode_Check(object.ptr())) {
+    throw py::type_error(what + " must be str, not " +
+                         std::string(py::str(py::type::of(object).attr("__name__"))));
+  }
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(object.ptr(), &size);
+  if (data != nullptr) return {data, static_cast<std::size_t>(size)};
+  PyErr_Clear();
+  auto encoded = py::reinterpret_steal<py::bytes>(
+      PyUnicode_AsEncodedString(object.ptr(), "utf-8", "surrogatepass"));
+  if (!encoded) throw py::error_already_set();
+  return std::string(encoded);
+}
+
+std::string phone_region(const py::handle& region) {
+  return region.is_none() ? std::string() : phone_text(region, "default_region");
+}
+
+void bind_phone(py::module_& m) {
+  m.def(
+      "parse_phone",
+      [](const py::object& number, const py::object& default_region) {
+        std::string text = phone_text(number, "number"), region = phone_region(default_region);
+        wacloud::PhoneNumber parsed;
+        {
+          py::gil_scoped_release release;
+          parsed = wacloud::parse(text, region);
+        }
+        py::dict fields;
+        fields["e164"] = parsed.e164;
+        fields["wa_id"] = parsed.wa_id;
+        fields["region"] = parsed.region;
+        fields["country_code"] = parsed.country_code;
+        fields["national_number"] = parsed.national_number;
+        fields["number_type"] = wacloud::number_type_name(parsed.number_type);
+        fields["international"] = parsed.international;
+        fields["is_valid"] = parsed.is_valid;
+        fields["is_possible"] = parsed.is_possible;
+        return fields;
+      },
+      py::arg("number"), py::arg("default_region") = py::none());
+  // normalize, to_e164 and display share a signature.
+  const auto def_formatter = [&m](const char* name, auto function) {
+    m.def(
+        name,
+        [function](const py::object& number, const py::object& default_region) {
+          std::string text = phone_text(number, "number"), region = phone_region(default_region);
+          py::gil_scoped_release release;
+          return function(text, region);
+        },
+        py::arg("number"), py::arg("default_region") = py::none());
+  };
+  def_formatter("normalize_phone", &wacloud::normalize);
+  def_formatter("phone_to_e164", &wacloud::to_e164);
+  def_formatter("display_phone", &wacloud::display);
+  m.def(
+      "is_same_phone",
+      [](const py::object& a, const py::object& b, const py::object& default_region) {
+        std::string first = phone_text(a, "a"), second = phone_text(b, "b"),
+                    region = phone_region(default_region);
+        py::gil_scoped_release release;
+        return wacloud::is_same_number(first, second, region);
+      },
+      py::arg("a"), py::arg("b"), py::arg("default_region") = py::none());
+  m.def(
+      "normalize_phones",
+      [](const py::object& numbers, const py::object& default_region) {
+        if (!PyList_Check(numbers.ptr()) && !PyTuple_Check(numbers.ptr())) {
+          throw py::type_error("numbers must be a list or tuple of str, not " +
+                               std::string(py::str(py::type::of(numbers).attr("__name__"))));
+        }
+        std::string region = phone_region(default_region);
+        auto sequence = py::reinterpret_borrow<py::sequence>(numbers);
+        std::vector<std::string> texts;
+        texts.reserve(sequence.size());
+        for (std::size_t i = 0; i < sequence.size(); ++i) {
+          texts.push_back(phone_text(sequence[i], "numbers[" + std::to_string(i) + "]"));
+        }
+        std::vector<std::optional<std::string>> normalized;
+        {
+          py::gil_scoped_release release;
+          normalized = wacloud::normalize_many(texts, region);
+        }
+        py::list out(normalized.size());
+        for (std::size_t i = 0; i < normalized.size(); ++i) {
+          out[i] = normalized[i] ? py::object(py::str(*normalized[i])) : py::object(py::none());
+        }
+        return out;
+      },
+      py::arg("numbers"), py::arg("default_region") = py::none());
+}
+
+// ---- webhook ---------------------------------------------------------------
+// Events become plain dicts of dataclass fields; wacloud/webhook.py builds the
+// dataclasses. Raw CPython calls here: this runs for every inbound event.
+py::object webhook_str(std::string_view text) {
+  // Boost.JSON has validated the UTF-8; surrogatepass turns any surrogate it
+  // might let through into the str json.loads would give, never an exception.
+  PyObject* object =
+      PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "surrogatepass");
+  if (object == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(object);
+}
+
+// JSON object keys come from a small vocabulary ("id", "timestamp", ...): one
+// str per distinct key, reused like json.loads does within a document. Only
+// touched with the GIL held.
+py::object webhook_key(std::string_view key) {
+  // Leaked on purpose: destroying str objects after the interpreter exits would crash.
+  static auto& cache = *new std::unordered_map<std::string_view, py::object>();
+  static auto& storage = *new std::deque<std::string>();  // owns the bytes of the views
+  constexpr std::size_t kMaxKeys = 4096, kMaxKeyLength = 64;
+  auto found = cache.find(key);
+  if (found != cache.end()) return found->second;
+  py::object text = webhook_str(key);
+  if (cache.size() < kMaxKeys && key.size() <= kMaxKeyLength) {
+    cache.emplace(storage.emplace_back(key), text);
+  }
+  return text;
+}
+
+py::object webhook_json(const boost::json::value& value) {
+  switch (value.kind()) {
+    case boost::json::kind::null:
+      return py::none();
+    case boost::json::kind::bool_:
+      return py::bool_(value.get_bool());
+    case boost::json::kind::int64:
+      return py::reinterpret_steal<py::object>(PyLong_FromLongLong(value.get_int64()));
+    case boost::json::kind::uint64:
+      return py::reinterpret_steal<py::object>(PyLong_FromUnsignedLongLong(value.get_uint64()));
+    case boost::json::kind::double_:
+      return py::reinterpret_steal<py::object>(PyFloat_FromDouble(value.get_double()));
+    case boost::json::kind::string:
+      return webhook_str(value.get_string().subview());
+    case boost::json::kind::array: {
+      const boost::json::array& array = value.get_array();
+      py::list list(array.size());
+      for (std::size_t i = 0; i < array.size(); ++i) {
+        PyList_SET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i),
+                        webhook_json(array[i]).release().ptr());
+      }
+      return std::move(list);
+    }
+    case boost::json::kind::object: {
+      py::dict dict;
+      for (const auto& item : value.get_object()) {
+        if (PyDict_SetItem(dict.ptr(), webhook_key(item.key()).ptr(),
+                           webhook_json(item.value()).ptr()) != 0) {
+          throw py::error_already_set();
+        }
+      }
+      return std::move(dict);
+    }
+  }
+  return py::none();
+}
+
+py::object webhook_raw(const wacloud::RawJson& raw) {
+  py::dict dict;
+  for (const auto& item : raw.get()) {
+    if (PyDict_SetItem(dict.ptr(), webhook_key(item.key()).ptr(),
+                       webhook_json(item.value()).ptr()) != 0) {
+      throw py::error_already_set();
+    }
+  }
+  return std::move(dict);
+}
+
+// Builds the field dicts; keys are string literals, each made into a str once.
+class WebhookDict {
+ public:
+  WebhookDict& set(const char* key, const py::object& value) {
+    // By literal address; leaked like webhook_key's cache.
+    static auto& keys = *new std::unordered_map<const char*, py::object>();
+    auto found = keys.find(key);
+    if (found == keys.end()) found = keys.emplace(key, py::str(key)).first;
+    if (PyDict_SetItem(dict_.ptr(), found->second.ptr(), value.ptr()) != 0) {
+      throw py::error_already_set();
+    }
+    return *this;
+  }
+  WebhookDict& set(const char* key, std::string_view text) { return set(key, webhook_str(text)); }
+  WebhookDict& set(const char* key, const std::optional<std::string>& text) {
+    return set(key, text ? webhook_str(*text) : py::none());
+  }
+  WebhookDict& set(const char* key, const std::optional<bool>& flag) {
+    return set(key, flag ? py::object(py::bool_(*flag)) : py::none());
+  }
+  WebhookDict& set(const char* key, const std::optional<std::int64_t>& number) {
+    return set(key, number ? py::object(py::int_(*number)) : py::none());
+  }
+  WebhookDict& set(const char* key, const std::optional<wacloud::RawJson>& raw) {
+    return set(key, raw ? webhook_raw(*raw) : py::none());
+  }
+  py::dict take() { return std::move(dict_); }
+
+ private:
+  py::dict dict_;
+};
+
+py::list webhook_errors(const std::vector<wacloud::ErrorDetail>& errors) {
+  py::list list(errors.size());
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    const wacloud::ErrorDetail& error = errors[i];
+    py::dict dict = WebhookDict()
+                        .set("code", py::int_(error.code))
+                        .set("title", std::string_view(error.title))
+                        .set("message", std::string_view(error.message))
+                        .set("details", std::string_view(error.details))
+                        .set("href", std::string_view(error.href))
+                        .take();
+    PyList_SET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i), dict.release().ptr());
+  }
+  return list;
+}
+
+void webhook_message_fields(WebhookDict& out, const wacloud::InboundMessage& message) {
+  out.set("message_id", std::string_view(message.message_id))
+      .set("from_wa_id", message.from_wa_id)
+      .set("from_user_id", message.from_user_id)
+      .set("to_wa_id", message.to_wa_id)
+      .set("contact_name", message.contact_name)
+      .set("contact", message.contact)
+      .set("type", std::string_view(message.type))
+      .set("edited_type", message.edited_type)
+      .set("text", message.text)
+      .set("order", message.order)
+      .set("system", message.system)
+      .set("referral", message.referral)
+      .set("original_message_id", message.original_message_id)
+      .set("errors", webhook_errors(message.errors))
+      .set("is_echo", py::bool_(message.is_echo));
+  py::list contacts(message.contacts.size());
+  for (std::size_t i = 0; i < message.contacts.size(); ++i) {
+    PyList_SET_ITEM(contacts.ptr(), static_cast<Py_ssize_t>(i),
+                    webhook_raw(message.contacts[i]).release().ptr());
+  }
+  out.set("contacts", contacts);
+  if (const auto& media = message.media) {
+    out.set("media", WebhookDict()
+                         .set("id", std::string_view(media->id))
+                         .set("mime_type", media->mime_type)
+                         .set("sha256", media->sha256)
+                         .set("caption", media->caption)
+                         .set("filename", media->filename)
+                         .set("url", media->url)
+                         .set("voice", media->voice)
+                         .set("animated", media->animated)
+                         .take());
+  } else {
+    out.set("media", py::none());
+  }
+  if (const auto& location = message.location) {
+    out.set("location", WebhookDict()
+                            .set("latitude", py::float_(location->latitude))
+                            .set("longitude", py::float_(location->longitude))
+                            .set("name", location->name)
+                            .set("address", location->address)
+                            .set("url", location->url)
+                            .take());
+  } else {
+    out.set("location", py::none());
+  }
+  if (const auto& reply = message.interactive) {
+    out.set("interactive", WebhookDict()
+                               .set("type", std::string_view(reply->type))
+                               .set("id", reply->id)
+                               .set("title", reply->title)
+                               .set("description", reply->description)
+                               .set("response_json", reply->response_json)
+                               .set("body", reply->body)
+                               .set("name", reply->name)
+                               .take());
+  } else {
+    out.set("interactive", py::none());
+  }
+  if (const auto& button = message.button) {
+    out.set("button",
+            WebhookDict().set("payload", button->payload).set("text", button->text).take());
+  } else {
+    out.set("button", py::none());
+  }
+  if (const auto& reaction = message.reaction) {
+    out.set("reaction", WebhookDict()
+                            .set("message_id", std::string_view(reaction->message_id))
+                            .set("emoji", reaction->emoji)
+                            .take());
+  } else {
+    out.set("reaction", py::none());
+  }
+  if (const auto& context = message.context) {
+    out.set("context", WebhookDict()
+                           .set("message_id", context->message_id)
+                           .set("from_wa_id", context->from_wa_id)
+                           .set("forwarded", py::bool_(context->forwarded))
+                           .set("frequently_forwarded", py::bool_(context->frequently_forwarded))
+                           .set("referred_product", context->referred_product)
+                           .take());
+  } else {
+    out.set("context", py::none());
+  }
+}
+
+void webhook_status_fields(WebhookDict& out, const wacloud::StatusUpdate& status) {
+  out.set("message_id", std::string_view(status.message_id))
+      .set("status", std::string_view(status.status))
+      .set("recipient_id", status.recipient_id)
+      .set("recipient_user_id", status.recipient_user_id)
+      .set("recipient_parent_user_id", status.recipient_parent_user_id)
+      .set("recipient_type", status.recipient_type)
+      .set("recipient_participant_id", status.recipient_participant_id)
+      .set("conversation_id", status.conversation_id)
+      .set("conversation_origin", status.conversation_origin)
+      .set("conversation_expiration", status.conversation_expiration)
+      .set("pricing_category", status.pricing_category)
+      .set("pricing_model", status.pricing_model)
+      .set("pricing_type", status.pricing_type)
+      .set("billable", status.billable)
+      .set("errors", webhook_errors(status.errors))
+      .set("biz_opaque_callback_data", status.biz_opaque_callback_data);
+}
+
+py::dict webhook_event(const wacloud::Event& event) {
+  static const char* const kTypeNames[] = {"message", "status", "error", "template_status",
+                                           "field_update"};
+  WebhookDict out;
+  py::object raw = webhook_raw(event.raw);
+  out.set("event_type", std::string_view(kTypeNames[static_cast<int>(event.type())]))
+      .set("field", std::string_view(event.field))
+      .set("waba_id", std::string_view(event.waba_id))
+      .set("phone_number_id", event.phone_number_id)
+      .set("display_phone_number", event.display_phone_number)
+      .set("timestamp", event.timestamp)
+      .set("raw", raw);
+  if (const auto* message = std::get_if<wacloud::InboundMessage>(&event.data)) {
+    webhook_message_fields(out, *message);
+  } else if (const auto* status = std::get_if<wacloud::StatusUpdate>(&event.data)) {
+    webhook_status_fields(out, *status);
+  } else if (const auto* error = std::get_if<wacloud::WebhookError>(&event.data)) {
+    out.set("errors", webhook_errors(error->errors));
+  } else if (const auto* update = std::get_if<wacloud::TemplateStatusUpdate>(&event.data)) {
+    out.set("template_id", std::string_view(update->template_id))
+        .set("template_name", std::string_view(update->template_name))
+        .set("language", std::string_view(update->language))
+        .set("status", std::string_view(update->status))
+        .set("reason", update->reason)
+        .set("category", update->category);
+  } else {
+    out.set("value", raw);  // FieldUpdate: the change's value is its raw JSON
+  }
+  return out.take();
+}
+
+py::list webhook_events(const std::vector<wacloud::Event>& events) {
+  py::list list(events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    PyList_SET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i),
+                    webhook_event(events[i]).release().ptr());
+  }
+  return list;
+}
+
+void bind_webhook(py::module_& m) {
+  m.def(
+      "parse_webhook",
+      [](const py::object& body) {
+        std::vector<wacloud::Event> events;
+        if (PyByteArray_Check(body.ptr())) {  // mutable: copy before releasing the GIL
+          std::string copy(bytes_view(body));
+          py::gil_scoped_release release;
+          events = wacloud::parse_webhook(copy);
+        } else {
+          std::string_view view = bytes_view(body);
+          py::gil_scoped_release release;
+          events = wacloud::parse_webhook(view);
+        }
+        return webhook_events(events);
+      },
+      py::arg("body"));
+  m.def(
+      "parse_webhooks",
+      [](const py::sequence& bodies) {
+        // Copied with the GIL held: other threads may change bytearrays meanwhile.
+        std::vector<std::string> copies;
+        copies.reserve(bodies.size());
+        for (const py::handle& body : bodies) copies.emplace_back(bytes_view(body));
+        std::vector<wacloud::WebhookParseResult> results;
+        {
+          py::gil_scoped_release release;
+          results =
+              wacloud::parse_webhooks(std::vector<std::string_view>(copies.begin(), copies.end()));
+        }
+        py::object error_class = py::module_::import("wacloud.errors").attr("WebhookPayloadError");
+        py::list out(results.size());
+        for (std::size_t i = 0; i < results.size(); ++i) {
+          py::object item = results[i].error
+                                ? error_class(results[i].error->what(), results[i].error->path())
+                                : py::object(webhook_events(results[i].events));
+          PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), item.release().ptr());
+        }
+        return out;
+      },
+      py::arg("bodies"));
+  m.attr("WEBHOOK_MAX_DEPTH") = wacloud::kWebhookMaxDepth;
+}
+
+// ---- media -----------------------------------------------------------------
+void bind_media(py::module_& m) {
+  // A read-only view of any contiguous bytes-like object (bytes, bytearray,
+  // memoryview, mmap). Holding the export also keeps a bytearray from being
+  // resized while the GIL is released.
+  struct HeldBuffer {
+    Py_buffer buffer{};
+    explicit HeldBuffer(const py::handle& object) {
+      if (PyUnicode_Check(object.ptr()))
+        throw py::type_error("expected a bytes-like object, got str");
+      if (PyObject_GetBuffer(object.ptr(), &buffer, PyBUF_SIMPLE) != 0)
+        throw py::error_already_set();
+    }
+    ~HeldBuffer() { PyBuffer_Release(&buffer); }
+    HeldBuffer(const HeldBuffer&) = delete;
+    HeldBuffer& operator=(const HeldBuffer&) = delete;
+    std::string_view view() const {
+      return {static_cast<const char*>(buffer.buf), static_cast<std::size_t>(buffer.len)};
+    }
+  };
+  // Paths as the OS sees them (str, bytes or os.PathLike, via os.fsencode); a
+  // FileError becomes the OSError subclass for its errno, naming the path as given.
+  auto with_file = [](const py::object& path, auto&& work) {
+    py::module_ os = py::module_::import("os");
+    py::object name = os.attr("fspath")(path);
+    std::string native = os.attr("fsencode")(name).cast<std::string>();
+    if (native.find('\0') != std::string::npos) throw py::value_error("embedded null byte in path");
+    try {
+      py::gil_scoped_release release;
+      return work(native);
+    } catch (const wacloud::FileError& e) {
+      errno = e.error_number();
+      PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, name.ptr());
+      throw py::error_already_set();
+    }
+  };
+  auto info_tuple = [](const wacloud::MediaInfo& info) {
+    return py::make_tuple(info.mime, std::string(wacloud::media_kind_name(info.kind)), info.size,
+                          info.sha256, info.animated);
+  };
+
+  m.def(
+      "sha256_hex",
+      [](const py::object& data) {
+        HeldBuffer held(data);
+        py::gil_scoped_release release;
+        return wacloud::to_hex(wacloud::sha256(held.view()));
+      },
+      py::arg("data"));
+  m.def(
+      "sha256_base64",
+      [](const py::object& data) {
+        HeldBuffer held(data);
+        py::gil_scoped_release release;
+        return wacloud::to_base64(wacloud::sha256(held.view()));
+      },
+      py::arg("data"));
+  m.def(
+      "sha256_file_hex",
+      [with_file](const py::object& path) {
+        return with_file(path, [](const std::string& native) {
+          return wacloud::to_hex(wacloud::sha256_file(native));
+        });
+      },
+      py::arg("path"));
+  m.def(
+      "sha256_file_base64",
+      [with_file](const py::object& path) {
+        return with_file(path, [](const std::string& native) {
+          return wacloud::to_base64(wacloud::sha256_file(native));
+        });
+      },
+      py::arg("path"));
+  m.def(
+      "sniff_mime",
+      [](const py::object& data) {
+        HeldBuffer held(data);
+        py::gil_scoped_release release;
+        return wacloud::sniff_mime_data(held.view());
+      },
+      py::arg("data"));
+  m.def(
+      "sniff_mime_file",
+      [with_file](const py::object& path) {
+        return with_file(
+            path, [](const std::string& native) { return wacloud::sniff_mime_file(native); });
+      },
+      py::arg("path"));
+  m.def(
+      "check_media",
+      [info_tuple](const py::object& data, const std::string& declared_mime) {
+        HeldBuffer held(data);
+        wacloud::MediaInfo info;
+        {
+          py::gil_scoped_release release;
+          info = wacloud::check_media(held.view(), declared_mime);
+        }
+        return info_tuple(info);
+      },
+      py::arg("data"), py::arg("declared_mime") = "");
+  m.def(
+      "check_media_file",
+      [with_file, info_tuple](const py::object& path, const std::string& declared_mime) {
+        return info_tuple(with_file(path, [&declared_mime](const std::string& native) {
+          return wacloud::check_media_file(native, declared_mime);
+        }));
+      },
+      py::arg("path"), py::arg("declared_mime") = "");
+  m.def(
+      "kind_for_mime",
+      [](const std::string& mime) -> std::optional<std::string> {
+        auto kind = wacloud::kind_for_mime(mime);
+        if (!kind) return std::nullopt;
+        return std::string(wacloud::media_kind_name(*kind));
+      },
+      py::arg("mime"));
+  m.def("normalize_mime", &wacloud::normalize_mime, py::arg("mime"));
+  m.def("media_rules", []() {
+    py::list rules;
+    for (const wacloud::MediaRule& rule : wacloud::media_rules()) {
+      py::tuple mime_types(rule.mime_types.size());
+      for (std::size_t i = 0; i < rule.mime_types.size(); ++i) {
+        mime_types[i] = py::str(rule.mime_types[i].data(), rule.mime_types[i].size());
+      }
+      rules.append(py::make_tuple(std::string(wacloud::media_kind_name(rule.kind)), mime_types,
+                                  rule.max_size, rule.max_size_animated));
+    }
+    return rules;
+  });
+}
+
+// ---- rate limiter ----------------------------------------------------------
+void bind_rate_limiter(py::module_& m) {
+  using wacloud::RateLimitConfig;
+  // The abstract base, so other bindings can take std::shared_ptr<RateLimiter>.
+  // acquire blocks: the GIL is released around both calls (arguments are
+  // already copied into std::string by then).
+  py::class_<wacloud::RateLimiter, std::shared_ptr<wacloud::RateLimiter>>(m, "RateLimiter")
+      .def("acquire", &wacloud::RateLimiter::acquire, py::arg("key"), py::arg("recipient") = "",
+           py::arg("timeout") = py::none(), py::call_guard<py::gil_scoped_release>())
+      .def("try_acquire", &wacloud::RateLimiter::try_acquire, py::arg("key"),
+           py::arg("recipient") = "", py::call_guard<py::gil_scoped_release>());
+
+  auto make_config = [](double per_second, std::optional<double> per_hour,
+                        std::optional<double> burst, std::optional<double> pair_limit,
+                        double pair_period) {
+    RateLimitConfig config;
+    config.per_second = per_second;
+    config.per_hour = per_hour;
+    config.burst = burst;
+    config.pair_limit = pair_limit;
+    config.pair_period_seconds = pair_period;
+    return config;
+  };
+  py::class_<wacloud::MemoryRateLimiter, wacloud::RateLimiter,
+             std::shared_ptr<wacloud::MemoryRateLimiter>>(m, "MemoryRateLimiter")
+      .def(py::init([make_config](double per_second, std::optional<double> per_hour,
+                                  std::optional<double> burst, std::optional<double> pair_limit,
+                                  double pair_period) {
+             return std::make_shared<wacloud::MemoryRateLimiter>(
+                 make_config(per_second, per_hour, burst, pair_limit, pair_period));
+           }),
+           py::arg("per_second") = 80.0, py::arg("per_hour") = py::none(),
+           py::arg("burst") = py::none(), py::arg("pair_limit") = py::none(),
+           py::arg("pair_period") = 6.0)
+      .def("wait_time", &wacloud::MemoryRateLimiter::wait_time, py::arg("key"),
+           py::arg("recipient") = "", py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("tracked_buckets", &wacloud::MemoryRateLimiter::tracked_buckets);
+  py::class_<wacloud::SqliteRateLimiter, wacloud::RateLimiter,
+             std::shared_ptr<wacloud::SqliteRateLimiter>>(m, "SqliteRateLimiter")
+      .def(py::init([make_config](std::string path, double per_second,
+                                  std::optional<double> per_hour, std::optional<double> burst,
+                                  std::optional<double> pair_limit, double pair_period) {
+             return std::make_shared<wacloud::SqliteRateLimiter>(
+                 std::move(path),
+                 make_config(per_second, per_hour, burst, pair_limit, pair_period));
+           }),
+           py::arg("path"), py::arg("per_second") = 80.0, py::arg("per_hour") = py::none(),
+           py::arg("burst") = py::none(), py::arg("pair_limit") = py::none(),
+           py::arg("pair_period") = 6.0)
+      .def_property_readonly("path", &wacloud::SqliteRateLimiter::path)
+      .def_property_readonly("tracked_buckets", [](wacloud::SqliteRateLimiter& limiter) {
+        py::gil_scoped_release release;
+        return limiter.tracked_buckets();
+      });
+}
+
+// ---- client ----------------------------------------------------------------
+// Structured arguments (message fields, template components, profile fields)
+// arrive as JSON text made by wacloud/client.py: one conversion, no per-type glue.
+boost::json::value client_json_argument(const std::string& text, const char* field) {
+  boost::json::error_code ec;
+  boost::json::value value = boost::json::parse(text, ec);
+  if (ec) wacloud::throw_invalid_parameter(field, "is not JSON-serialisable");
+  return value;
+}
+
+py::tuple client_send_result(const wacloud::SendResult& r) {
+  return py::make_tuple(r.message_id, r.wa_id, r.input, r.message_status);
+}
+
+py::tuple client_remote_media(const wacloud::RemoteMedia& media) {
+  return py::make_tuple(media.id, media.url, media.mime_type, media.sha256, media.file_size);
+}
+
+wacloud::Message client_message(const std::string& type, const std::string& fields) {
+  boost::json::value parsed = client_json_argument(fields, "fields");
+  if (!parsed.is_object()) wacloud::throw_invalid_parameter("fields", "must be an object");
+  return wacloud::message_from_fields(type, parsed.as_object());
+}
+
+void bind_client(py::module_& m) {
+  using wacloud::GraphClient;
+  m.def(
+      "build_message_payload",
+      [](const std::string& type, const std::string& fields, const std::string& to,
+         const std::string& reply_to, const std::string& default_region) {
+        py::gil_scoped_release release;
+        wacloud::Message message = client_message(type, fields);
+        std::string wa_id = wacloud::normalize(to, default_region);
+        return boost::json::serialize(wacloud::build_message_payload(wa_id, message, reply_to));
+      },
+      py::arg("type"), py::arg("fields"), py::arg("to"), py::arg("reply_to") = "",
+      py::arg("default_region") = "");
+
+  py::class_<GraphClient>(m, "GraphClient")
+      .def(py::init([](std::string access_token, std::string phone_number_id, std::string waba_id,
+                       std::string api_version, std::string base_url, double timeout,
+                       double connect_timeout, int max_retries, double backoff_base,
+                       double backoff_max, const py::object& rate_limiter,
+                       std::optional<double> rate_limit_timeout, std::string default_region) {
+             wacloud::ClientConfig config;
+             config.access_token = std::move(access_token);
+             config.phone_number_id = std::move(phone_number_id);
+             config.waba_id = std::move(waba_id);
+             config.api_version = std::move(api_version);
+             config.base_url = std::move(base_url);
+             config.timeout_seconds = timeout;
+             config.connect_timeout_seconds = connect_timeout;
+             config.max_retries = max_retries;
+             config.backoff_base_seconds = backoff_base;
+             config.backoff_max_seconds = backoff_max;
+             // Only limiters of the core run here; Python ones are called by client.py.
+             if (!rate_limiter.is_none()) {
+               config.rate_limiter = rate_limiter.cast<std::shared_ptr<wacloud::RateLimiter>>();
+             }
+             config.rate_limit_timeout_seconds = rate_limit_timeout;
+             config.default_region = std::move(default_region);
+             return std::make_unique<GraphClient>(std::move(config));
+           }),
+           py::arg("access_token"), py::arg("phone_number_id"), py::arg("waba_id") = "",
+           py::arg("api_version") = "v21.0", py::arg("base_url") = "https://graph.facebook.com",
+           py::arg("timeout") = 30.0, py::arg("connect_timeout") = 10.0, py::arg("max_retries") = 3,
+           py::arg("backoff_base") = 0.5, py::arg("backoff_max") = 30.0,
+           py::arg("rate_limiter") = py::none(), py::arg("rate_limit_timeout") = py::none(),
+           py::arg("default_region") = "")
+      .def(
+          "prepare",
+          [](GraphClient& client, const std::string& type, const std::string& fields,
+             const std::string& to, const std::string& reply_to) {
+            py::gil_scoped_release release;
+            wacloud::PreparedSend prepared =
+                client.prepare(to, client_message(type, fields), reply_to);
+            return std::make_pair(prepared.payload, prepared.recipient);
+          },
+          py::arg("type"), py::arg("fields"), py::arg("to"), py::arg("reply_to") = "")
+      .def(
+          "send_payload",
+          [](GraphClient& client, const std::string& payload, const std::string& recipient) {
+            wacloud::SendResult result;
+            {
+              py::gil_scoped_release release;
+              result = client.send_payload(payload, recipient);
+            }
+            return client_send_result(result);
+          },
+          py::arg("payload"), py::arg("recipient"))
+      .def(
+          "send_many",
+          [](GraphClient& client, const std::vector<std::pair<std::string, std::string>>& items,
+             std::size_t concurrency) {
+            std::vector<wacloud::PreparedSend> sends;
+            sends.reserve(items.size());
+            for (const auto& [payload, recipient] : items) sends.push_back({payload, recipient});
+            std::vector<wacloud::SendOutcome> outcomes;
+            {
+              py::gil_scoped_release release;
+              outcomes = client.send_many(sends, concurrency);
+            }
+            py::list out(outcomes.size());
+            for (std::size_t i = 0; i < outcomes.size(); ++i) {
+              if (const auto* result = std::get_if<wacloud::SendResult>(&outcomes[i])) {
+                out[i] = client_send_result(*result);
+              } else {
+                out[i] = graph_error_object(std::get<wacloud::GraphErrorInfo>(outcomes[i]));
+              }
+            }
+            return out;
+          },
+          py::arg("sends"), py::arg("concurrency"))
+      .def("mark_read", &GraphClient::mark_read, py::arg("message_id"),
+           py::arg("typing_indicator") = false, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "upload_media",
+          [](GraphClient& client, const py::object& data, const std::string& path,
+             const std::string& mime_type, const std::string& filename) {
+            wacloud::MediaUpload upload{
+                data.is_none() ? std::string() : std::string(bytes_view(data)), path, mime_type,
+                filename};
+            py::gil_scoped_release release;
+            return client.upload_media(upload);
+          },
+          py::arg("data"), py::arg("path"), py::arg("mime_type"), py::arg("filename") = "")
+      .def(
+          "get_media",
+          [](GraphClient& client, const std::string& media_id) {
+            wacloud::RemoteMedia media;
+            {
+              py::gil_scoped_release release;
+              media = client.get_media(media_id);
+            }
+            return client_remote_media(media);
+          },
+          py::arg("media_id"))
+      .def(
+          "download_media",
+          [](GraphClient& client, const std::string& media_id, const std::string& dest) {
+            wacloud::RemoteMedia media;
+            {
+              py::gil_scoped_release release;
+              media = client.download_media(media_id, dest);
+            }
+            return client_remote_media(media);
+          },
+          py::arg("media_id"), py::arg("dest"))
+      .def("delete_media", &GraphClient::delete_media, py::arg("media_id"),
+           py::call_guard<py::gil_scoped_release>())
+      .def(
+          "list_templates",
+          [](GraphClient& client, const std::string& status, const std::string& name,
+             std::size_t page_size) {
+            boost::json::value templates;
+            {
+              py::gil_scoped_release release;
+              templates = client.list_templates(status, name, page_size);
+            }
+            return webhook_json(templates);
+          },
+          py::arg("status"), py::arg("name"), py::arg("page_size"))
+      .def(
+          "create_template",
+          [](GraphClient& client, const std::string& name, const std::string& language,
+             const std::string& category, const std::string& components) {
+            boost::json::value created;
+            {
+              py::gil_scoped_release release;
+              boost::json::value parsed = client_json_argument(components, "components");
+              if (!parsed.is_array())
+                wacloud::throw_invalid_parameter("components", "must be a list");
+              created = client.create_template(name, language, category, parsed.as_array());
+            }
+            return webhook_json(created);
+          },
+          py::arg("name"), py::arg("language"), py::arg("category"), py::arg("components"))
+      .def("delete_template", &GraphClient::delete_template, py::arg("name"),
+           py::call_guard<py::gil_scoped_release>())
+      .def("get_business_profile",
+           [](GraphClient& client) {
+             boost::json::value profile;
+             {
+               py::gil_scoped_release release;
+               profile = client.get_business_profile();
+             }
+             return webhook_json(profile);
+           })
+      .def(
+          "update_business_profile",
+          [](GraphClient& client, const std::string& fields) {
+            py::gil_scoped_release release;
+            boost::json::value parsed = client_json_argument(fields, "fields");
+            if (!parsed.is_object())
+              wacloud::throw_invalid_parameter("fields", "must be an object");
+            client.update_business_profile(parsed.as_object());
+          },
+          py::arg("fields"))
+      .def("get_phone_number",
+           [](GraphClient& client) {
+             boost::json::value number;
+             {
+               py::gil_scoped_release release;
+               number = client.get_phone_number();
+             }
+             return webhook_json(number);
+           })
+      .def("backoff_seconds", &GraphClient::backoff_seconds, py::arg("attempt"),
+           py::arg("retry_after") = py::none());
+}
+
 // @@ bind functions above this line (one `void bind_<concern>(py::module_&)` each)
 
 }  // namespace
@@ -153,5 +972,10 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "wacloud's C++ core. Use the modules of the `wacloud` package instead.";
   py::register_exception_translator(&translate_exception);
   bind_signature(m);
+  bind_phone(m);
+  bind_webhook(m);
+  bind_media(m);
+  bind_rate_limiter(m);
+  bind_client(m);
   // @@ bind calls above this line
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from . import media, messages, phone, webhook
+from .client import Client, RemoteMedia, SendResult
 from .errors import (
     AuthenticationError,
     DeliveryUnknown,
@@ -20,29 +22,68 @@ from .errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
+from .events import (
+    ErrorDetail,
+    Event,
+    EventType,
+    FieldUpdate,
+    InboundMessage,
+    MediaRef,
+    MessageStatus,
+    StatusUpdate,
+    TemplateStatusUpdate,
+    WebhookError,
+)
+from .media import MediaInfo, MediaKind
+from .phone import NumberType, PhoneNumber
+from .ratelimit import RateLimiter, RedisRateLimiter, create_rate_limiter
 from .security import sign, verify_signature, verify_subscription
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AuthenticationError",
+    "Client",
     "DeliveryUnknown",
+    "ErrorDetail",
+    "Event",
+    "EventType",
+    "FieldUpdate",
     "GraphAPIError",
+    "InboundMessage",
     "InvalidParameter",
     "InvalidPhoneNumber",
     "MediaError",
+    "MediaInfo",
+    "MediaKind",
+    "MediaRef",
     "MediaRejected",
+    "MessageStatus",
+    "NumberType",
     "PermissionDenied",
+    "PhoneNumber",
     "RateLimited",
+    "RateLimiter",
     "ReEngagementRequired",
     "RecipientError",
+    "RedisRateLimiter",
+    "RemoteMedia",
+    "SendResult",
+    "StatusUpdate",
     "TemplateError",
+    "TemplateStatusUpdate",
     "TransientError",
     "WacloudError",
+    "WebhookError",
     "WebhookPayloadError",
     "WebhookVerificationError",
     "__version__",
+    "create_rate_limiter",
+    "media",
+    "messages",
+    "phone",
     "sign",
     "verify_signature",
     "verify_subscription",
+    "webhook",
 ]
