@@ -212,23 +212,11 @@ bool MemoryRateLimiter::acquire(const std::string& key, const std::string& recip
                                 std::optional<double> timeout_seconds) {
   rate_limit_detail::require_key(key);
   const double deadline = rate_limit_detail::deadline_after(state_->clock->now(), timeout_seconds);
-  for (;;) {
-    double now = 0;
-    Decision decision;
-    {
-      std::lock_guard<std::mutex> lock(state_->mutex);
-      now = state_->clock->now();
-      decision = state_->decide(key, recipient, now, deadline - now, true);
-    }
-    // Sleep outside the lock: either until the reserved slot, or until the
-    // pair or hourly bucket may allow (then decide again).
-    if (decision.granted) {
-      if (decision.wait > 0) state_->clock->sleep_for(decision.wait);
-      return true;
-    }
-    if (now + decision.wait > deadline) return false;
-    state_->clock->sleep_for(std::max(decision.wait, rate_limit_detail::kMinimumSleep));
-  }
+  return rate_limit_detail::acquire_until(*state_->clock, deadline, [&] {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    const double now = state_->clock->now();
+    return std::make_pair(now, state_->decide(key, recipient, now, deadline - now, true));
+  });
 }
 
 bool MemoryRateLimiter::try_acquire(const std::string& key, const std::string& recipient) {

@@ -298,22 +298,11 @@ bool SqliteRateLimiter::acquire(const std::string& key, const std::string& recip
                                 std::optional<double> timeout_seconds) {
   rate_limit_detail::require_key(key);
   const double deadline = rate_limit_detail::deadline_after(state_->clock->now(), timeout_seconds);
-  for (;;) {
-    double now = 0;
-    Decision decision;
-    {
-      std::lock_guard<std::mutex> lock(state_->mutex);
-      now = state_->clock->now();
-      decision = state_->decide(key, recipient, now, deadline - now);
-    }
-    // Sleep the computed wait with the lock released: no polling of the file.
-    if (decision.granted) {
-      if (decision.wait > 0) state_->clock->sleep_for(decision.wait);
-      return true;
-    }
-    if (now + decision.wait > deadline) return false;
-    state_->clock->sleep_for(std::max(decision.wait, rate_limit_detail::kMinimumSleep));
-  }
+  return rate_limit_detail::acquire_until(*state_->clock, deadline, [&] {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    const double now = state_->clock->now();
+    return std::make_pair(now, state_->decide(key, recipient, now, deadline - now));
+  });
 }
 
 bool SqliteRateLimiter::try_acquire(const std::string& key, const std::string& recipient) {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace wacloud {
 
@@ -116,6 +117,25 @@ void require_key(const std::string& key);
 // `now + timeout` (infinity for nullopt); throws std::invalid_argument for a
 // negative or NaN timeout.
 double deadline_after(double now, std::optional<double> timeout_seconds);
+
+// The blocking loop every limiter shares. `decide()` takes the limiter's lock
+// and returns {now, Decision}; the sleeping happens here, outside that lock,
+// until the reserved slot or until deciding again can help. Returns false,
+// taking nothing, when the wait would pass `deadline`.
+template <typename Decide>
+bool acquire_until(Clock& clock, double deadline, Decide&& decide) {
+  for (;;) {
+    const std::pair<double, Decision> answer = decide();
+    const double now = answer.first;
+    const Decision& decision = answer.second;
+    if (decision.granted) {
+      if (decision.wait > 0) clock.sleep_for(decision.wait);
+      return true;
+    }
+    if (now + decision.wait > deadline) return false;
+    clock.sleep_for(decision.wait > kMinimumSleep ? decision.wait : kMinimumSleep);
+  }
+}
 
 }  // namespace rate_limit_detail
 
