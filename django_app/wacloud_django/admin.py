@@ -270,12 +270,6 @@ class RateLimitUsageAdmin(ExtensibleAdmin):
     raw_id_fields = ["account"]
 
 
-# The sending actions (test connection, retry, template sync, reply) live in admin_actions.py.
-from . import admin_actions  # noqa: E402
-
-admin_actions.register()
-
-
 def _register_sending_actions() -> None:
     # "Test connection", "retry", "sync" and the reply form live with the outbound services.
     from . import admin_actions

@@ -1,0 +1,558 @@
+"""Outbound messages: the checks, the outbox row, and the idempotent send step.
+
+``send_message`` checks everything it can before anything is stored (number,
+content, opt-out, the 24-hour window, template parameters), then writes the
+``Message`` row as ``queued`` and hands it to :func:`deliver_message` (Celery, or
+inline after the commit). ``deliver_message`` claims the row, sends once, and
+records ``sent`` with the wamid or ``failed`` with Meta's error. A send whose
+outcome is unknown (no answer after the request left) is never repeated
+automatically: the row says so and waits for a human (docs/sending.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from wacloud import messages as wa_messages
+from wacloud import phone
+from wacloud.errors import DeliveryUnknown, GraphAPIError, InvalidParameter, TransientError, WacloudError
+from wacloud.media import check as check_media
+
+from ..conf import get_setting, use_celery
+from ..exceptions import AccountNotConfigured, AccountNotFound, SettingError
+from ..models import SERVICE_WINDOW, BusinessAccount, Contact, MediaFile, Message, RateLimitUsage
+from .clients import client_for
+from .inbound import open_conversation
+from .statuses import apply_pending_statuses, apply_status
+
+logger = logging.getLogger("wacloud.outbound")
+
+#: ``message_type`` -> the :mod:`wacloud.messages` class whose fields ``content`` holds.
+MESSAGE_CLASSES: dict[str, type[wa_messages.Message]] = {
+    "text": wa_messages.Text,
+    "image": wa_messages.Image,
+    "video": wa_messages.Video,
+    "audio": wa_messages.Audio,
+    "document": wa_messages.Document,
+    "sticker": wa_messages.Sticker,
+    "location": wa_messages.Location,
+    "contacts": wa_messages.Contacts,
+    "reaction": wa_messages.Reaction,
+    "template": wa_messages.Template,
+    "buttons": wa_messages.Buttons,
+    "list": wa_messages.ListMessage,
+    "cta_url": wa_messages.CtaUrl,
+}
+MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
+#: Allowed outside the 24-hour customer service window.
+WINDOW_EXEMPT_TYPES = frozenset({"template"})
+#: A claim older than this belongs to a sender that died with its request in flight.
+SENDING_LEASE = timedelta(minutes=10)
+MAX_RETRY_DELAY = 15 * 60.0
+#: A queued row nobody claimed for this long lost its task (broker outage): schedule it again.
+STALE_QUEUED_AFTER = timedelta(minutes=5)
+
+
+class MessageRefused(WacloudError, ValueError):
+    """``send_message`` refused the message before storing or sending anything."""
+
+
+class ContactOptedOut(MessageRefused):
+    """The contact opted out of messages from this account."""
+
+
+class ServiceWindowClosed(MessageRefused):
+    """A free-form message to a contact who has not written in the last 24 hours
+    (Meta would refuse it with 131047); send an approved template instead.
+    ``last_inbound_at`` is when the contact last wrote (``None``: never)."""
+
+    def __init__(self, message: str, last_inbound_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.last_inbound_at = last_inbound_at
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What one :func:`deliver_message` call did. ``outcome`` is ``sent``,
+    ``failed``, ``retry`` (still queued; try again in ``retry_in`` seconds),
+    ``unknown`` (may have reached Meta; left for a human), ``in_progress``
+    (another sender holds the claim) or ``skipped`` (not queued any more)."""
+
+    message_id: int
+    outcome: str
+    status: str
+    retry_in: float | None = None
+    error: str = ""
+
+
+# -- send_message ------------------------------------------------------------------------------------
+
+
+def send_message(
+    account: BusinessAccount | str,
+    to: str,
+    message_type: str,
+    content: Mapping[str, Any] | str | None = None,
+    template_name: str | None = None,
+    template_language: str | None = None,
+    template_components: list[Mapping[str, Any]] | None = None,
+    media: Any = None,
+    reply_to: Message | str | None = None,
+    *,
+    enqueue: bool = True,
+) -> Message:
+    """Check, store as ``queued`` and send one message; returns the ``Message`` row.
+
+    ``content`` holds the fields of the :mod:`wacloud.messages` class for
+    ``message_type`` (a plain string is the body of a text message). Templates
+    take ``template_name``/``template_language``/``template_components``; media
+    types take ``media``: a media id, an ``https://`` link, a file path, bytes,
+    a Django ``File``, or a dict with ``id``/``link``/``path``/``data`` plus
+    ``filename`` and ``mime_type``. ``reply_to`` quotes a message (row or wamid).
+
+    With ``enqueue`` the send runs on Celery or inline after the commit; without
+    it, now, and the returned row shows the result. Raises before storing:
+    :class:`wacloud.InvalidPhoneNumber`, :class:`wacloud.InvalidParameter`,
+    :class:`wacloud.MediaRejected`, :class:`wacloud.TemplateError`,
+    :class:`ContactOptedOut`, :class:`ServiceWindowClosed`,
+    :class:`AccountNotConfigured`."""
+    account = _resolve_account(account)
+    if message_type not in MESSAGE_CLASSES:
+        raise InvalidParameter(
+            f"message_type: {message_type!r} is not one of {', '.join(sorted(MESSAGE_CLASSES))}", code=100
+        )
+    wa_id = normalize_recipient(to)
+    fields, upload = _message_fields(message_type, content, media, template_name, template_language,
+                                     template_components)  # fmt: skip
+    reply_to_wamid = reply_to.wamid if isinstance(reply_to, Message) else (reply_to or "")
+    # The C++ payload builder enforces Meta's limits now, so a bad message never enters the outbox.
+    probe = dict(fields, media_id="0") if upload is not None else fields
+    build_message(message_type, probe).to_payload(wa_id, reply_to_wamid or None)
+    # Stored as the message class spells its fields (tuples as dicts), so they survive JSON.
+    fields = build_message(message_type, fields).fields()
+    if message_type == "template":
+        from .templates import validate_template_parameters
+
+        validate_template_parameters(account, fields["name"], fields["language"], fields.get("components"))
+
+    with transaction.atomic():
+        contact, _ = Contact.objects.get_or_create(account=account, wa_id=wa_id)
+        conversation = open_conversation(account, contact)
+        _check_may_send(contact, conversation, message_type)
+        message = Message.objects.create(
+            account=account,
+            conversation=conversation,
+            contact=contact,
+            direction=Message.Direction.OUTBOUND,
+            type=message_type,
+            text=_display_text(message_type, fields),
+            content=fields,
+            status=Message.Status.QUEUED,
+            reply_to=Message.objects.filter(wamid=reply_to_wamid).first() if reply_to_wamid else None,
+            reply_to_wamid=reply_to_wamid,
+        )
+        if upload is not None:
+            _store_upload(account, message, upload, fields)
+        if enqueue:
+            transaction.on_commit(lambda: schedule_delivery(message.pk))
+    if not enqueue:
+        deliver_message(message.pk)
+        message.refresh_from_db()
+    return message
+
+
+def _resolve_account(account: BusinessAccount | str) -> BusinessAccount:
+    if isinstance(account, str):
+        found = BusinessAccount.objects.filter(phone_number_id=account).first()
+        if found is None:
+            raise AccountNotFound(f"no WhatsApp account with phone number id {account!r}")
+        account = found
+    if not account.is_active:
+        raise AccountNotConfigured(f"account {account.phone_number_id} is inactive; activate it to send")
+    if not account.has_access_token:
+        raise AccountNotConfigured(f"account {account.phone_number_id} has no access token")
+    return account
+
+
+def normalize_recipient(to: str) -> str:
+    """The wa_id for ``to``. ``WACLOUD["DEFAULT_COUNTRY_CODE"]`` reads national
+    numbers: a region (``"GB"``) directly; a calling code (``"44"``) replaces the
+    trunk ``0`` of a number written nationally."""
+    code = get_setting("DEFAULT_COUNTRY_CODE")
+    if isinstance(code, str) and code.isalpha():
+        return phone.normalize(to, code.upper())
+    code = code.lstrip("+") if isinstance(code, str) else None
+    if code and code.isdigit() and isinstance(to, str):
+        stripped = to.strip()
+        if stripped.startswith("0") and not stripped.startswith("00"):
+            to = f"+{code}{stripped[1:]}"
+    return phone.normalize(to)
+
+
+def _check_may_send(contact: Contact, conversation: Any, message_type: str) -> None:
+    if contact.opted_out:
+        raise ContactOptedOut(f"{contact.wa_id} opted out of messages from this account")
+    if message_type in WINDOW_EXEMPT_TYPES:
+        return
+    now = timezone.now()
+    if conversation is not None and conversation.is_window_open(now):
+        return
+    last = contact.last_inbound_at
+    if last is not None and now < last + SERVICE_WINDOW:
+        return
+    when = f"last wrote at {last:%Y-%m-%d %H:%M} UTC" if last else "has never written"
+    raise ServiceWindowClosed(
+        f"{contact.wa_id} {when}: outside the 24-hour customer service window only templates may be "
+        f"sent (Meta would refuse a {message_type} message with 131047)",
+        last_inbound_at=last,
+    )
+
+
+def build_message(message_type: str, fields: Mapping[str, Any]) -> wa_messages.Message:
+    """The :mod:`wacloud.messages` object for stored ``content``."""
+    try:
+        return MESSAGE_CLASSES[message_type](**fields)
+    except TypeError as error:
+        raise InvalidParameter(f"{message_type} message: {error}", code=100) from None
+
+
+def _message_fields(
+    message_type: str, content: Any, media: Any, name: Any, language: Any, components: Any
+) -> tuple[dict[str, Any], _Upload | None]:
+    if isinstance(content, str):
+        if message_type != "text":
+            raise InvalidParameter("content: a plain string is only the body of a text message", code=100)
+        content = {"body": content}
+    if content is not None and not isinstance(content, Mapping):
+        raise InvalidParameter(
+            f"content: must be a dict of message fields, not {type(content).__name__}", code=100
+        )
+    fields = dict(content or {})
+    if message_type == "template":
+        fields.setdefault("name", name)
+        fields.setdefault("language", language)
+        if components is not None:
+            fields["components"] = list(components)
+        for key in ("name", "language"):
+            if not isinstance(fields.get(key), str) or not fields[key]:
+                raise InvalidParameter(f"template_{key}: required for a template message", code=100)
+    if message_type not in MEDIA_TYPES:
+        if media is not None:
+            raise InvalidParameter(f"media: a {message_type} message takes no media", code=100)
+        return fields, None
+    upload = None
+    if media is not None:
+        spec = _media_spec(media)
+        if "id" in spec:
+            fields["media_id"] = spec["id"]
+        elif "link" in spec:
+            fields["link"] = spec["link"]
+        else:
+            upload = _checked_upload(message_type, spec)
+            if message_type == "document" and not fields.get("filename"):
+                fields["filename"] = upload.filename
+    if upload is None and not (fields.get("media_id") or fields.get("link")):
+        raise InvalidParameter(
+            f"media: a {message_type} message needs a media id, a link or a file", code=100
+        )
+    return fields, upload
+
+
+@dataclass(frozen=True)
+class _Upload:
+    data: bytes
+    mime_type: str
+    filename: str
+    sha256: str
+
+
+def _media_spec(media: Any) -> dict[str, Any]:
+    """Any accepted spelling of ``media`` as one dict."""
+    if isinstance(media, Mapping):
+        spec = {key: value for key, value in media.items() if value not in (None, "")}
+        if "media_id" in spec:
+            spec["id"] = spec.pop("media_id")
+        if len({"id", "link", "path", "data"} & set(spec)) != 1:
+            raise InvalidParameter("media: give exactly one of id, link, path or data", code=100)
+        return spec
+    if isinstance(media, (bytes, bytearray, memoryview)):
+        return {"data": bytes(media)}
+    if isinstance(media, os.PathLike):
+        return {"path": os.fspath(media)}
+    if hasattr(media, "read"):  # a Django File / UploadedFile or an open binary file
+        if hasattr(media, "seek"):
+            media.seek(0)
+        name = os.path.basename(getattr(media, "name", "") or "")
+        return {"data": media.read(), "filename": name, "mime_type": getattr(media, "content_type", None)}
+    if isinstance(media, str):
+        if media.isdigit():
+            return {"id": media}
+        if media.startswith(("https://", "http://")):
+            return {"link": media}
+        if os.path.isfile(media):
+            return {"path": media}
+        raise InvalidParameter(
+            f"media: {media[:80]!r} is not a media id, an http(s) link or an existing file", code=100
+        )
+    raise InvalidParameter(f"media: unsupported value of type {type(media).__name__}", code=100)
+
+
+def _checked_upload(message_type: str, spec: dict[str, Any]) -> _Upload:
+    if "path" in spec:
+        with open(spec["path"], "rb") as handle:  # OSError (missing, unreadable) is the caller's to see
+            data = handle.read()
+        filename = spec.get("filename") or os.path.basename(spec["path"])
+    else:
+        data = spec["data"]
+        if not isinstance(data, (bytes, bytearray)):
+            raise InvalidParameter("media: data must be bytes", code=100)
+        data = bytes(data)
+        filename = spec.get("filename") or ""
+    info = check_media(data, spec.get("mime_type"))  # MediaRejected says why Meta would refuse it
+    if info.kind.value != message_type:
+        raise InvalidParameter(
+            f"media: {info.mime} is sent as {info.kind.value}, not as {message_type}", code=100
+        )
+    extension = info.mime.split("/")[-1].split(";")[0].split("+")[0]
+    return _Upload(data, info.mime, filename or f"upload.{extension}", info.sha256)
+
+
+def _store_upload(account: BusinessAccount, message: Message, upload: _Upload, fields: dict) -> None:
+    # Kept with the message so a retry (or another worker) can upload it again if needed.
+    media_file = MediaFile(
+        account=account,
+        message=message,
+        media_id="",
+        mime_type=upload.mime_type,
+        size=len(upload.data),
+        sha256=upload.sha256,
+        filename=upload.filename,
+        caption=fields.get("caption") or "",
+        # Outbound: the file is ours already, so no downloader must ever fetch it.
+        download_status=MediaFile.DownloadStatus.DOWNLOADED,
+    )
+    media_file.file.save(upload.filename, ContentFile(upload.data), save=False)
+    media_file.save()
+
+
+def _display_text(message_type: str, fields: Mapping[str, Any]) -> str:
+    if message_type == "template":
+        return f"[template {fields.get('name')} ({fields.get('language')})]"
+    for key in ("body", "caption", "emoji", "name", "filename", "link"):
+        if isinstance(fields.get(key), str) and fields[key]:
+            return fields[key]
+    return ""
+
+
+# -- the send step ----------------------------------------------------------------------------------
+
+
+def schedule_delivery(message_id: int) -> None:
+    """Send on Celery, or inline. Never raises: the row is stored, so a broker
+    outage leaves it queued for :func:`retry_failed_messages` to pick up."""
+    try:
+        if use_celery():
+            from ..tasks import send_whatsapp_message
+
+            send_whatsapp_message.delay(message_id)
+            return
+    except Exception:
+        logger.exception("could not queue outbound message %s; it stays queued", message_id)
+        return
+    try:
+        deliver_message(message_id)
+    except Exception:
+        logger.exception("outbound message %s failed inline", message_id)
+
+
+def deliver_message(message_id: int, *, can_retry: bool = False) -> DeliveryResult:
+    """Send one queued message, at most once.
+
+    The row is claimed (``sending_since``) in its own transaction before the
+    request, so a duplicate task waits on the row lock and then sees the claim,
+    and a sender that dies mid-request leaves a claim that marks the message
+    ``unknown`` rather than resent. With ``can_retry`` (the Celery task), a
+    retriable error keeps the row queued and returns ``retry`` with the delay."""
+    now = timezone.now()
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(pk=message_id).first()
+        if message is None:
+            logger.warning("outbound message %s no longer exists; nothing sent", message_id)
+            return DeliveryResult(message_id, "skipped", "")
+        if message.direction != Message.Direction.OUTBOUND or message.status != Message.Status.QUEUED:
+            return DeliveryResult(message_id, "skipped", message.status)
+        if message.contact_id is None:
+            error = InvalidParameter("to: the message's contact was deleted; nothing to send to", code=100)
+            return _finish_failed(message, error, Message.SendFailure.PERMANENT)
+        if message.sending_since is not None:
+            if now - message.sending_since < SENDING_LEASE:
+                return DeliveryResult(message_id, "in_progress", message.status)
+            error = DeliveryUnknown(
+                f"a sender claimed this message at {message.sending_since:%Y-%m-%d %H:%M:%S} UTC and never "
+                "recorded an answer; it may have reached Meta, so it was not resent"
+            )
+            return _finish_failed(message, error, Message.SendFailure.UNKNOWN)
+        message.sending_since = now
+        message.send_attempts += 1
+        message.save(update_fields=["sending_since", "send_attempts", "updated_at"])
+    account = BusinessAccount.objects.get(pk=message.account_id)
+    try:
+        client = client_for(account)
+        _upload_pending_media(client, message)
+        result = client.send(
+            Contact.objects.values_list("wa_id", flat=True).get(pk=message.contact_id),
+            build_message(message.type, message.content),
+            reply_to=message.reply_to_wamid or None,
+        )
+    except DeliveryUnknown as error:
+        return _finish_failed(message, error, Message.SendFailure.UNKNOWN)
+    except GraphAPIError as error:
+        if not error.retriable:
+            return _finish_failed(message, error, Message.SendFailure.PERMANENT)
+        return _finish_retriable(message, error, can_retry)
+    except (AccountNotConfigured, SettingError) as error:
+        # Nothing left this process; a retry after the configuration is fixed is safe.
+        return _finish_failed(message, error, Message.SendFailure.RETRIABLE)
+    except (WacloudError, ValueError, OSError) as error:
+        return _finish_failed(message, error, Message.SendFailure.PERMANENT)
+    except Exception as error:
+        # An unexpected failure around the request: it may have left, so never resend it blindly.
+        logger.exception("outbound message %s: unexpected error while sending", message_id)
+        return _finish_failed(message, error, Message.SendFailure.UNKNOWN)
+    return _finish_sent(message, result.message_id)
+
+
+def _upload_pending_media(client: Any, message: Message) -> None:
+    if message.type not in MEDIA_TYPES or message.content.get("media_id") or message.content.get("link"):
+        return
+    media_file = message.media.filter(media_id="").first()
+    if media_file is None:
+        raise InvalidParameter("media: the file to upload is missing from the outbox", code=100)
+    with media_file.file.open("rb") as handle:
+        data = handle.read()
+    try:
+        media_id = client.upload_media(data, media_file.mime_type, filename=media_file.filename or None)
+    except DeliveryUnknown as error:
+        # An upload is invisible to the customer: uploading again is safe, unlike a send.
+        raise TransientError(f"media upload: {error}", retriable=True) from error
+    # Stored at once: a retry of the send must not upload the file a second time.
+    with transaction.atomic():
+        MediaFile.objects.filter(pk=media_file.pk).update(media_id=media_id)
+        message.content = {**message.content, "media_id": media_id}
+        Message.objects.filter(pk=message.pk).update(content=message.content)
+
+
+def _finish_sent(message: Message, wamid: str) -> DeliveryResult:
+    with transaction.atomic():
+        locked = Message.objects.select_for_update().select_related("account").get(pk=message.pk)
+        locked.wamid = wamid
+        locked.sending_since = None
+        locked.failure_kind = ""
+        locked.error_code, locked.error_title, locked.error_message = None, "", ""
+        try:
+            with transaction.atomic():
+                locked.save(update_fields=[
+                    "wamid", "sending_since", "failure_kind", "error_code", "error_title", "error_message",
+                    "updated_at",
+                ])  # fmt: skip
+        except IntegrityError:
+            # Another row holds this wamid (an echo stored first): the send happened; say so.
+            logger.error("outbound message %s: wamid %s is already stored on another row", locked.pk, wamid)
+            return _finish_failed(locked, DeliveryUnknown(f"sent as {wamid}, stored on another row"),
+                                  Message.SendFailure.UNKNOWN, locked_already=True)  # fmt: skip
+        apply_status(locked, Message.Status.SENT, timestamp=timezone.now())
+        apply_pending_statuses(locked)
+        _count_usage(locked.account_id)
+    return DeliveryResult(locked.pk, "sent", locked.status)
+
+
+def _finish_retriable(message: Message, error: GraphAPIError, can_retry: bool) -> DeliveryResult:
+    attempts = message.send_attempts
+    max_attempts = int(get_setting("SEND_MAX_ATTEMPTS", 5))
+    if not can_retry or attempts >= max_attempts:
+        return _finish_failed(message, error, Message.SendFailure.RETRIABLE)
+    base = float(get_setting("TASK_RETRY_BACKOFF_SECONDS") or 1)
+    delay = min(base * 2 ** (attempts - 1), MAX_RETRY_DELAY)
+    if error.retry_after:
+        delay = max(delay, min(float(error.retry_after), MAX_RETRY_DELAY))
+    Message.objects.filter(pk=message.pk).update(
+        sending_since=None,
+        error_code=error.code or None,
+        error_title=type(error).__name__,
+        error_message=str(error)[:2000],
+        updated_at=timezone.now(),
+    )
+    logger.info(
+        "outbound message %s: %r, retry %s/%s in %.1fs", message.pk, error, attempts, max_attempts, delay
+    )
+    return DeliveryResult(message.pk, "retry", Message.Status.QUEUED, retry_in=delay, error=str(error))
+
+
+def _finish_failed(
+    message: Message, error: Exception, kind: str, *, locked_already: bool = False
+) -> DeliveryResult:
+    code = getattr(error, "code", None) or None
+    detail = {"code": code, "title": type(error).__name__, "message": str(error)[:2000]}
+    with transaction.atomic():
+        locked = message if locked_already else Message.objects.select_for_update().get(pk=message.pk)
+        locked.sending_since = None
+        locked.failure_kind = kind
+        locked.save(update_fields=["sending_since", "failure_kind", "updated_at"])
+        apply_status(locked, Message.Status.FAILED, timestamp=timezone.now(), errors=[detail])
+    log = logger.warning if kind == Message.SendFailure.UNKNOWN else logger.info
+    log("outbound message %s failed (%s): %r", message.pk, kind, error)
+    return DeliveryResult(message.pk, "unknown" if kind == Message.SendFailure.UNKNOWN else "failed",
+                          locked.status, error=str(error))  # fmt: skip
+
+
+def _count_usage(account_id: int) -> None:
+    """One more send in this hour's window (the monitor reports it against the limit)."""
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    usage, created = RateLimitUsage.objects.get_or_create(
+        account_id=account_id, window=RateLimitUsage.Window.HOUR, window_start=hour, defaults={"count": 1}
+    )
+    if not created:
+        RateLimitUsage.objects.filter(pk=usage.pk).update(count=F("count") + 1)
+
+
+def retry_failed_messages(
+    message_ids: list[int] | None = None, *, include_unknown: bool = False, limit: int = 500
+) -> dict[str, int]:
+    """Queue again the messages whose last failure was retriable (nothing reached
+    Meta), and reschedule rows left queued by a lost task. ``include_unknown``
+    (a human's decision, never automatic) also resends messages whose delivery
+    is unknown. Returns counts: ``requeued``, ``rescheduled``, ``not_retriable``."""
+    kinds = [Message.SendFailure.RETRIABLE] + ([Message.SendFailure.UNKNOWN] if include_unknown else [])
+    failed = Message.objects.filter(
+        direction=Message.Direction.OUTBOUND, status=Message.Status.FAILED, wamid__isnull=True
+    )
+    if message_ids is not None:
+        failed = failed.filter(pk__in=message_ids)
+    retriable = list(failed.filter(failure_kind__in=kinds).values_list("pk", flat=True)[:limit])
+    requeued = []
+    for pk in retriable:
+        # The status filter makes the reset race-free: two sweeps cannot both requeue one row.
+        if Message.objects.filter(pk=pk, status=Message.Status.FAILED).update(
+            status=Message.Status.QUEUED, failure_kind="", failed_at=None, updated_at=timezone.now()
+        ):
+            requeued.append(pk)
+    stale = Message.objects.filter(direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED)
+    if message_ids is not None:
+        stale = stale.filter(pk__in=message_ids)
+    else:
+        stale = stale.filter(updated_at__lt=timezone.now() - STALE_QUEUED_AFTER)
+    rescheduled = [pk for pk in stale.values_list("pk", flat=True)[:limit] if pk not in requeued]
+    for pk in [*requeued, *rescheduled]:
+        schedule_delivery(pk)
+    not_retriable = 0 if message_ids is None else len(message_ids) - len(requeued) - len(rescheduled)
+    return {"requeued": len(requeued), "rescheduled": len(rescheduled), "not_retriable": not_retriable}

@@ -1,0 +1,150 @@
+"""Message templates: sync them from the WABA, and check a send's parameters
+against the stored template before Meta would refuse them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from wacloud.errors import InvalidParameter, TemplateError, WacloudError
+
+from ..exceptions import AccountNotConfigured
+from ..models import BusinessAccount, Template
+from .clients import client_for
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+_MEDIA_HEADER_FORMATS = {"IMAGE", "VIDEO", "DOCUMENT", "LOCATION"}
+
+Progress = Callable[[int, int], None]
+
+
+class TemplateSyncFailed(WacloudError, RuntimeError):
+    """Some accounts could not be synced; ``results`` holds those that were."""
+
+    def __init__(self, message: str, results: dict[str, dict[str, int]]) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+def sync_templates(account: BusinessAccount, progress: Progress | None = None) -> dict[str, int]:
+    """Make the stored templates of the account's WABA match Meta's list:
+    create new ones, update changed ones, mark vanished ones ``DELETED`` (rows are
+    kept: old messages point at them by name). Returns counts by what happened.
+    ``progress(done, total)`` is called as templates are stored."""
+    if not account.waba_id:
+        raise AccountNotConfigured(f"account {account.phone_number_id} has no WABA id; templates need one")
+    remote = client_for(account).list_templates()
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0}
+    seen: set[tuple[str, str]] = set()
+    for done, item in enumerate(remote, start=1):
+        seen.add((item.get("name", ""), item.get("language", "")))
+        counts[_store(account, item)] += 1
+        if progress is not None:
+            progress(done, len(remote))
+    stored = Template.objects.filter(waba_id=account.waba_id).exclude(status=Template.Status.DELETED)
+    vanished = [t.pk for t in stored.only("name", "language") if (t.name, t.language) not in seen]
+    counts["deleted"] = Template.objects.filter(pk__in=vanished).update(
+        status=Template.Status.DELETED, status_updated_at=timezone.now(), updated_at=timezone.now()
+    )
+    return counts
+
+
+def _store(account: BusinessAccount, item: Mapping[str, Any]) -> str:
+    quality = item.get("quality_score")
+    values = {
+        "account": account,
+        "template_id": str(item.get("id") or ""),
+        "category": str(item.get("category") or "")[:32],
+        "status": str(item.get("status") or "")[:32],
+        "components": item.get("components") or [],
+        "rejection_reason": str(item.get("rejected_reason") or "")[:255],
+        "quality_score": str((quality.get("score") if isinstance(quality, Mapping) else quality) or "")[:16],
+    }
+    with transaction.atomic():
+        template, created = Template.objects.select_for_update().get_or_create(
+            waba_id=account.waba_id,
+            name=str(item.get("name") or ""),
+            language=str(item.get("language") or ""),
+            defaults={**values, "status_updated_at": timezone.now()},
+        )
+        if created:
+            return "created"
+        changed = {name: value for name, value in values.items() if getattr(template, name) != value}
+        if not changed:
+            return "unchanged"
+        if "status" in changed:
+            changed["status_updated_at"] = timezone.now()
+        for name, value in changed.items():
+            setattr(template, name, value)
+        template.save(update_fields=[*changed, "updated_at"])
+    return "updated"
+
+
+def expected_parameters(components: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """How many parameters each of a template's ``header`` and ``body`` takes."""
+    expected: dict[str, int] = {}
+    for component in components:
+        kind = str(component.get("type", "")).lower()
+        if kind == "header":
+            media = str(component.get("format", "")).upper() in _MEDIA_HEADER_FORMATS
+            expected["header"] = 1 if media else len(_PLACEHOLDER.findall(component.get("text") or ""))
+        elif kind == "body":
+            expected["body"] = len(_PLACEHOLDER.findall(component.get("text") or ""))
+    return {kind: count for kind, count in expected.items() if count}
+
+
+def validate_template_parameters(
+    account: BusinessAccount, name: str, language: str, components: Sequence[Mapping[str, Any]] | None
+) -> Template | None:
+    """Check a template send against the stored template, raising
+    :class:`wacloud.TemplateError` with the code Meta would answer: 132001 (not
+    approved), 132000 (parameter count). A template never synced is left to Meta
+    (``None``)."""
+    template = Template.objects.filter(waba_id=account.waba_id, name=name, language=language).first()
+    if template is None:
+        return None
+    if template.status != Template.Status.APPROVED:
+        raise TemplateError(
+            f"template {name} ({language}) is {template.status or 'not approved'}; only approved templates "
+            "can be sent",
+            code=132001,
+        )
+    given: dict[str, int] = {}
+    for component in components or []:
+        if not isinstance(component, Mapping):
+            raise InvalidParameter("template_components: each component must be a dict", code=100)
+        kind = str(component.get("type", "")).lower()
+        if kind in ("header", "body"):
+            given[kind] = len(component.get("parameters") or [])
+    expected = expected_parameters(template.components)
+    for kind in sorted({*expected, *given}):
+        want = expected.get(kind, 0)
+        if given.get(kind, 0) != want:
+            raise TemplateError(
+                f"template {name} ({language}): the {kind} takes {want} parameter(s), "
+                f"{given.get(kind, 0)} given",
+                code=132000,
+            )
+    return template
+
+
+def sync_all_templates(account_id: int | None = None) -> dict[str, dict[str, int]]:
+    """:func:`sync_templates` for one account, or for every active account with a
+    WABA id; keyed by phone number id. One account's failure does not stop the others."""
+    accounts = BusinessAccount.objects.filter(is_active=True).exclude(waba_id="")
+    if account_id is not None:
+        accounts = BusinessAccount.objects.filter(pk=account_id)
+    results: dict[str, dict[str, int]] = {}
+    errors = []
+    for account in accounts:
+        try:
+            results[account.phone_number_id] = sync_templates(account)
+        except Exception as error:
+            errors.append(f"{account.phone_number_id}: {error}")
+    if errors:
+        raise TemplateSyncFailed("; ".join(errors), results)
+    return results
