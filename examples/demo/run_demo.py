@@ -1,0 +1,254 @@
+#!/usr/bin/env python
+"""``make demo``: wacloud end to end on this machine, with no Meta account.
+
+1. a fresh SQLite database for the demo project (examples/demo/var/), migrated;
+2. the Cloud API sandbox (Meta's stand-in) and the project's Django server, on loopback;
+3. a business account registered against the sandbox (``setup_whatsapp_account``);
+4. a customer writes in (the sandbox's control API), the message arrives by a signed webhook;
+5. we reply with a text, a template and an image, and wait for the sent, delivered and
+   read statuses to come back through signed webhooks;
+6. the conversation and the monitor report are printed.
+
+``--serve`` then keeps both servers running and prints the admin's URL and login.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+DEMO_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("WACLOUD_DEMO_VAR_DIR", DEMO_DIR / "var"))
+CUSTOMER = "15550001234"
+PHONE_NUMBER_ID = "106540352242922"
+WABA_ID = "102290129340398"
+ACCESS_TOKEN = "demo-access-token"
+APP_SECRET = "demo-app-secret"
+VERIFY_TOKEN = "demo-verify-token"
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def step(number: int, text: str) -> None:
+    say(f"\n[{number}] {text}")
+
+
+class Indented:
+    """A stream for call_command that indents the command's output under the step."""
+
+    def write(self, text: str) -> None:
+        sys.stdout.write("".join(f"    {line}" if line.strip() else line for line in text.splitlines(True)))
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(what: str, check: Callable[[], object], timeout: float = 20.0) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def png(width: int = 64, height: int = 64) -> bytes:
+    """A real PNG (a green square with a darker border), built with zlib alone."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    dark, light = bytes((0, 120, 60)), bytes((37, 211, 102))
+    rows = []
+    for y in range(height):
+        edge_row = y < 4 or y >= height - 4
+        pixels = (dark if edge_row or x < 4 or x >= width - 4 else light for x in range(width))
+        rows.append(b"\x00" + b"".join(pixels))  # each row starts with filter type 0
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    image = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + image
+
+
+def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
+    log = open(VAR_DIR / "server.log", "wb")
+    return subprocess.Popen(
+        [sys.executable, str(DEMO_DIR / "manage.py"), "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=DEMO_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def server_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def print_conversation(conversation) -> None:
+    from wacloud_django.models import Message
+
+    say(f"    Conversation with {conversation.contact} ({conversation.status}, window open: "
+        f"{conversation.is_window_open()})")  # fmt: skip
+    for message in conversation.messages.order_by("timestamp", "pk"):
+        arrow = "<- in " if message.direction == Message.Direction.INBOUND else "-> out"
+        times = [
+            f"{name} {getattr(message, name + '_at'):%H:%M:%S}"
+            for name in ("sent", "delivered", "read")
+            if getattr(message, name + "_at")
+        ]
+        say(f"    {arrow} {message.type:<8} {message.text[:48]!r:<50} [{message.status}] {', '.join(times)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--serve", action="store_true", help="keep the servers running to browse the admin")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+
+    sandbox_port, server_port = free_port(), free_port()
+    site = f"http://127.0.0.1:{server_port}"
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="demo_project.settings",
+        WACLOUD_DEMO_BASE_URL=f"http://127.0.0.1:{sandbox_port}",
+        WACLOUD_DEMO_VAR_DIR=str(VAR_DIR),
+    )
+    sys.path.insert(0, str(DEMO_DIR))
+    say("wacloud demo: a Django project talking to a local WhatsApp Cloud API sandbox")
+
+    step(1, f"Fresh database in {VAR_DIR}")
+    shutil.rmtree(VAR_DIR, ignore_errors=True)
+    VAR_DIR.mkdir(parents=True)
+    (VAR_DIR / ".gitignore").write_text("*\n")  # run data, never committed
+    from django.core.management import call_command
+
+    import django
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    say("    migrated")
+
+    from wacloud.sandbox import Sandbox
+
+    sandbox = Sandbox(
+        access_token=ACCESS_TOKEN, phone_number_id=PHONE_NUMBER_ID, waba_id=WABA_ID, app_secret=APP_SECRET,
+        port=sandbox_port, webhook_url=f"{site}/whatsapp/webhook/",
+        sent_after=0.2, delivered_after=0.5, read_after=0.9, webhook_retry_base=0.2,
+    )  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(DEMO_DIR), os.environ.get("PYTHONPATH", "")])}
+    server = None
+    try:
+        step(2, "Starting the sandbox and the Django server")
+        sandbox.start()
+        say(f"    sandbox (Meta's stand-in)  {sandbox.base_url}   control API: {sandbox.base_url}/_sandbox")
+        server = start_server(server_port, env)
+        query = f"hub.mode=subscribe&hub.challenge=ok&hub.verify_token={VERIFY_TOKEN}"
+        handshake = f"{site}/whatsapp/webhook/?{query}"
+
+        step(3, "Registering the business account and syncing its templates (management commands)")
+        os.environ["WHATSAPP_ACCESS_TOKEN"] = ACCESS_TOKEN  # from the environment: out of shell history
+        call_command(
+            "setup_whatsapp_account", "--name", "Demo Shop", "--phone-number-id", PHONE_NUMBER_ID,
+            "--waba-id", WABA_ID, "--app-secret", APP_SECRET, "--verify-token", VERIFY_TOKEN,
+            "--display-phone-number", "15550783881", "--test-connection", stdout=Indented(),
+        )  # fmt: skip
+        call_command("whatsapp_sync_templates", stdout=Indented())
+        wait_for("the Django server", lambda: server_answers(handshake))
+        say(f"    Django server              {site}   webhook: {site}/whatsapp/webhook/ (handshake OK)")
+
+        from wacloud_django.models import BusinessAccount, Conversation, Message
+        from wacloud_django.services.outbound import send_message
+
+        account = BusinessAccount.objects.get(phone_number_id=PHONE_NUMBER_ID)
+
+        step(4, f"A customer (+{CUSTOMER}) writes in through the sandbox")
+        question = "Hi! Do you ship to Lisbon?"
+        sandbox.inject_inbound(**{"from": CUSTOMER}, name="Ana", type="text", text=question)
+        received = Message.objects.filter(direction=Message.Direction.INBOUND, contact__wa_id=CUSTOMER)
+        inbound = wait_for("the inbound message webhook", received.first)
+        say(f"    signed webhook received and stored: {inbound.text!r} from {inbound.contact}")
+
+        step(5, "Replying: a text, a template and an image (send_message)")
+        replies = [
+            send_message(account, f"+{CUSTOMER}", "text", "Yes! Delivery to Lisbon takes 2 days.",
+                         reply_to=inbound, enqueue=False),
+            send_message(account, CUSTOMER, "template", template_name="hello_world",
+                         template_language="en_US", enqueue=False),
+            send_message(account, CUSTOMER, "image", {"caption": "Your parcel box"},
+                         media={"data": png(), "filename": "box.png"}, enqueue=False),
+        ]  # fmt: skip
+        for message in replies:
+            say(f"    {message.type:<8} -> {message.status} ({message.wamid})")
+        if any(message.status != Message.Status.SENT for message in replies):
+            raise RuntimeError("a reply was not accepted: " + "; ".join(m.error_message for m in replies))
+
+        say("    waiting for delivered and read statuses (signed webhooks)...")
+        ids = [message.pk for message in replies]
+        wait_for(
+            "read statuses",
+            lambda: Message.objects.filter(pk__in=ids, status=Message.Status.READ).count() == len(ids),
+        )
+
+        step(6, "The conversation, as stored by Django")
+        print_conversation(Conversation.objects.get(account=account, contact__wa_id=CUSTOMER))
+
+        step(7, "The monitor report (manage.py whatsapp_monitor)")
+        call_command("whatsapp_monitor", "--hours", "1", stdout=Indented())
+
+        elapsed = time.monotonic() - started
+        say(f"\nDemo finished in {elapsed:.1f}s: every reply was sent, delivered and read.")
+        if args.serve:
+            serve(site, sandbox)
+        return 0
+    except (Exception, TimeoutError) as error:
+        say(f"\nDemo failed: {error}")
+        log = VAR_DIR / "server.log"
+        if log.exists():
+            say("--- Django server log (last lines) ---\n" + "\n".join(log.read_text().splitlines()[-30:]))
+        return 1
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        sandbox.stop()
+
+
+def serve(site: str, sandbox) -> None:
+    from django.contrib.auth.models import User
+
+    password = secrets.token_urlsafe(9)
+    User.objects.create_superuser("admin", "admin@example.com", password)
+    say(f"\nServing until Ctrl-C.\n    admin:    {site}/admin/   user: admin   password: {password}")
+    say(f"    sandbox:  {sandbox.base_url}/_sandbox   (POST /_sandbox/inbound to write in as a customer)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        say("\nStopping.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""``make demo``: the runner end to end as a subprocess, then ``--serve``'s admin login."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+RUNNER = Path(__file__).resolve().parents[2] / "examples" / "demo" / "run_demo.py"
+
+
+def demo_env(tmp_path: Path) -> dict[str, str]:
+    # Its own database folder, so the test never touches a developer's examples/demo/var.
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "WHATSAPP_"))}
+    return {**env, "WACLOUD_DEMO_VAR_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1"}
+
+
+def test_demo_runs_end_to_end_and_exits_0(tmp_path):
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, str(RUNNER)], env=demo_env(tmp_path), capture_output=True, text=True, timeout=90
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for expected in (
+        "Connection OK: Sandbox Business",
+        "Templates synced: 1 created",
+        "signed webhook received and stored: 'Hi! Do you ship to Lisbon?' from Ana (15550001234)",
+        "text     -> sent (wamid.",
+        "template -> sent (wamid.",
+        "image    -> sent (wamid.",
+        "delivered 100.0%, read 100.0%, failed 0.0%",
+        "backlog 0",
+        "every reply was sent, delivered and read",
+    ):
+        assert expected in out, f"missing {expected!r} in:\n{out}"
+    conversation = out.split("[6]")[1].split("[7]")[0]
+    assert conversation.count("[read]") == 3 and "[received]" in conversation
+    assert (tmp_path / "var" / "demo.sqlite3").exists()
+    assert time.monotonic() - started < 60
+
+
+def test_demo_serve_keeps_the_admin_up_with_the_printed_login(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, str(RUNNER), "--serve"], env=demo_env(tmp_path), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        lines = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            assert line, "the demo ended before serving:\n" + "".join(lines)
+            lines.append(line)
+            found = re.search(r"admin:\s+(\S+)\s+user: admin\s+password: (\S+)", line)
+            if found:
+                break
+        else:
+            raise AssertionError("no admin line:\n" + "".join(lines))
+        admin_url, password = found.groups()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        login_url = admin_url + "login/?next=/admin/"
+        page = opener.open(login_url, timeout=10).read().decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        fields = {"csrfmiddlewaretoken": token, "username": "admin", "password": password}
+        form = urllib.parse.urlencode(fields)
+        request = urllib.request.Request(login_url, data=form.encode(), headers={"Referer": login_url})
+        dashboard = opener.open(request, timeout=10).read().decode()
+        assert "WhatsApp Cloud" in dashboard and "Log out" in dashboard
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, rest
+    assert "Stopping." in rest
