@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.wacloud-installed
 CORE_SOURCES := $(shell find cpp cmake python/bindings.cpp CMakeLists.txt pyproject.toml -type f \
                   \( -name '*.cpp' -o -name '*.hpp' -o -name '*.txt' -o -name '*.cmake' -o -name '*.toml' \))
 
-.PHONY: all demo test cpp-test py-test bench lint format serve fuzz clean bootstrap
+.PHONY: all demo serve test cpp-test py-test bench lint format fuzz clean bootstrap
 all: test
 
 bootstrap: $(INSTALLED)
@@ -41,6 +41,10 @@ py-test: $(INSTALLED)
 
 demo: $(INSTALLED)
 	$(PY) examples/demo/run_demo.py
+
+# The demo, kept running to browse the admin (it prints the URL and a login).
+serve: $(INSTALLED)
+	$(PY) examples/demo/run_demo.py --serve
 
 bench: $(INSTALLED)
 	$(PY) -m pip install -q -e ".[bench]" --no-build-isolation

@@ -14,7 +14,6 @@ from .conf import DEFAULTS, celery_installed, parse_encryption_key, setting_name
 from .exceptions import SettingError
 
 _API_VERSION = re.compile(r"^v\d+\.\d+$")
-_RATE_LIMIT_BACKENDS = ("memory", "sqlite", "redis", "database")
 _REGION = re.compile(r"^[A-Z]{2}$")
 _CALLING_CODE = re.compile(r"^\+?\d{1,3}$")
 
@@ -161,13 +160,9 @@ def _check_rate_limit(value: Any) -> list[checks.CheckMessage]:
                     5,
                 )
             )
-    backend = merged["BACKEND"]
-    if not isinstance(backend, str) or not (backend in _RATE_LIMIT_BACKENDS or "." in backend):
-        problems.append(
-            _error(
-                f"{setting_name('RATE_LIMIT', 'BACKEND')} must be one of {', '.join(_RATE_LIMIT_BACKENDS)} "
-                f"or a dotted path, got {backend!r}",
-                5,
-            )
-        )
+    from .services.clients import rate_limit_backend_problem
+
+    backend_problem = rate_limit_backend_problem(merged["BACKEND"])
+    if backend_problem:
+        problems.append(_error(backend_problem, 5))
     return problems

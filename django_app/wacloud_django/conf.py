@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_EVENT_RETENTION_DAYS": 30,
     "WEBHOOK_MAX_ATTEMPTS": 5,
     "TASK_RETRY_BACKOFF_SECONDS": 30,
+    "REQUEST_TIMEOUT": 30,
+    "MAX_RETRIES": 3,
+    "SEND_MAX_ATTEMPTS": 5,
 }
 
 # Settings whose value is a dict merged key by key over the default dict.

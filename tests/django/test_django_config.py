@@ -93,6 +93,26 @@ def test_each_bad_setting_is_reported_by_name(settings, override, check_id, name
     assert names in found[check_id]
 
 
+@pytest.mark.parametrize(
+    ("backend", "accepted"),
+    [
+        ("memory", True),
+        ("sqlite", True),
+        ("sqlite:/var/run/wacloud/limits.sqlite3", True),
+        ("redis://localhost:6379/0", True),
+        ("rediss://cache.example.com", True),
+        ("myproject.limits.build_limiter", True),
+        ("redis", False),
+        ("database", False),
+        ("carrier-pigeon", False),
+        (42, False),
+    ],
+)
+def test_rate_limit_backend_check_matches_what_the_factory_builds(settings, backend, accepted):
+    settings.WACLOUD = {**settings.WACLOUD, "RATE_LIMIT": {"BACKEND": backend}}
+    assert ("wacloud.E005" not in wacloud_checks()) is accepted
+
+
 def test_contenttypes_is_required(monkeypatch):
     from django.apps import apps
 

@@ -29,6 +29,7 @@ DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
 ALLOWED_HOSTS = ["*"]
+STATIC_URL = "/static/"  # the live server (integration tests) needs one
 ROOT_URLCONF = "wacloud_test_urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATABASES = {"default": _database()}

@@ -65,16 +65,7 @@ def postgres(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(scope="session")
-def static_url():
-    """Django's live server handler reads STATIC_URL when it starts; the suite's settings have none."""
-    from django.test.utils import override_settings
-
-    with override_settings(STATIC_URL="/static/"):
-        yield
-
-
-@pytest.fixture(scope="session")
-def sandbox(static_url, live_server):
+def sandbox(live_server):
     from wacloud_test_helpers import APP_SECRET, PHONE_NUMBER_ID, WABA_ID
 
     from wacloud.sandbox import Sandbox

@@ -46,31 +46,41 @@ def rate_limiter_for(account: BusinessAccount) -> Any:
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
+def rate_limit_backend_problem(backend: Any) -> str | None:
+    """Why ``WACLOUD["RATE_LIMIT"]["BACKEND"]`` is not a backend we can build, or
+    None. One rule for the system check and the factory: ``memory``; ``sqlite``
+    (a file in the temp folder) or ``sqlite:PATH``, shared by the processes of one
+    host; a Redis URL, shared by every host; or the dotted path of a factory called
+    with ``per_second`` and ``per_hour``."""
+    if isinstance(backend, str) and (
+        backend in ("memory", "sqlite")
+        or backend.startswith(("sqlite:", *_REDIS_SCHEMES))
+        or ("." in backend and ":" not in backend)
+    ):
+        return None
+    return (
+        f'{setting_name("RATE_LIMIT", "BACKEND")} must be "memory", "sqlite", "sqlite:PATH", '
+        f"a redis:// URL or the dotted path of a factory, got {backend!r}"
+    )
+
+
 def _make_limiter(per_second: float, per_hour: float | None, backend: Any) -> Any:
-    """``memory``; ``sqlite`` (a file in the temp folder) or ``sqlite:PATH``, shared by
-    the processes of one host; a Redis URL, shared by every host; or the dotted
-    path of a factory called with ``per_second`` and ``per_hour``."""
     from django.utils.module_loading import import_string
 
     from wacloud.ratelimit import create_rate_limiter
 
-    name = setting_name("RATE_LIMIT", "BACKEND")
-    if not isinstance(backend, str):
-        raise SettingError("RATE_LIMIT", f"{name} must be a string, got {backend!r}")
+    problem = rate_limit_backend_problem(backend)
+    if problem:
+        raise SettingError("RATE_LIMIT", problem)
     if backend == "sqlite":
         backend = "sqlite:" + os.path.join(tempfile.gettempdir(), "wacloud-ratelimit.sqlite3")
     try:
         if backend == "memory" or backend.startswith(("sqlite:", *_REDIS_SCHEMES)):
             return create_rate_limiter(backend, per_second=per_second, per_hour=per_hour)
-        if "." in backend and ":" not in backend:
-            return import_string(backend)(per_second=per_second, per_hour=per_hour)
+        return import_string(backend)(per_second=per_second, per_hour=per_hour)
     except (ImportError, TypeError, ValueError) as error:
+        name = setting_name("RATE_LIMIT", "BACKEND")
         raise SettingError("RATE_LIMIT", f"{name} = {backend!r} is not usable: {error}") from None
-    raise SettingError(
-        "RATE_LIMIT",
-        f'{name} must be "memory", "sqlite", "sqlite:PATH", a redis:// URL or the dotted path of a factory, '
-        f"got {backend!r}",
-    )
 
 
 def client_for(account: BusinessAccount) -> Any:
