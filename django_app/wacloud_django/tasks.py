@@ -112,7 +112,7 @@ def cleanup_old_webhook_events(self: Any, days: int | None = None) -> dict[str, 
 
 @task()
 def process_pending_webhook_events(self: Any) -> int:
-    """Reschedule events left pending or abandoned (run every few minutes)."""
+    """Reschedule events left pending (run every few minutes)."""
     from .services.webhooks import process_pending_webhook_events as sweep
 
     return sweep()

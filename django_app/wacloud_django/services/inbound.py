@@ -35,7 +35,6 @@ from ..models import (
 )
 from .accounts import client_for_account, ensure_account
 from .statuses import apply_pending_statuses, record_status_update, send_signal, send_signal_on_commit
-from .webhooks import PROCESSING_LEASE
 
 logger = logging.getLogger("wacloud.inbound")
 
@@ -55,51 +54,55 @@ class _Skip(Exception):
 def process_webhook_event(event_id: int, *, force: bool = False) -> WebhookEvent:
     """Process the stored webhook event ``event_id``; returns it with its new status.
 
-    A body the parser refuses marks the event failed for good (retrying cannot
-    help). Any other error marks it failed and is re-raised, so the task retries.
-    ``force`` reprocesses an event whatever its status."""
+    Claiming, applying every parsed event and marking the row processed is one
+    transaction: one commit per webhook, and the claim's row lock keeps a second
+    worker out until it commits (it then finds the event processed). An error
+    rolls the whole attempt back (applying is idempotent, so a retry redoes it),
+    is recorded on the event in a transaction of its own and is re-raised, so the
+    task retries. A body the parser refuses marks the event failed for good
+    (retrying cannot help). ``force`` reprocesses an event whatever its status."""
     try:
-        event = _claim(event_id, force)
+        with transaction.atomic():
+            event = _claim(event_id, force)
+            try:
+                parsed = wacloud_webhook.parse(event.body_bytes)
+            except WebhookPayloadError as exc:
+                _finish(event, WebhookEvent.Status.FAILED, f"{exc} (at {exc.path or '$'})")
+                send_signal_on_commit(
+                    signals.webhook_error, sender=WebhookEvent, reason="malformed_body", error=exc,
+                    request=None, webhook_event=event, event=None, account=event.account,
+                )  # fmt: skip
+                return event
+            for item in parsed:
+                with transaction.atomic():  # a savepoint: races resolved inside _apply stay local
+                    account = _apply(item, event)
+                    send_signal_on_commit(
+                        signals.webhook_event_received, sender=WebhookEvent, event=item, webhook_event=event,
+                        account=account,
+                    )  # fmt: skip
+            _finish(event, WebhookEvent.Status.PROCESSED, "", event_count=len(parsed))
+            return event
     except _Skip:
         return WebhookEvent.objects.get(pk=event_id)
-    try:
-        parsed = wacloud_webhook.parse(event.body_bytes)
-    except WebhookPayloadError as exc:
-        _finish(event, WebhookEvent.Status.FAILED, f"{exc} (at {exc.path or '$'})")
-        send_signal(
-            signals.webhook_error, sender=WebhookEvent, reason="malformed_body", error=exc, request=None,
-            webhook_event=event, event=None, account=event.account,
-        )  # fmt: skip
-        return event
-    try:
-        for item in parsed:
-            with transaction.atomic():
-                account = _apply(item, event)
-                send_signal_on_commit(
-                    signals.webhook_event_received, sender=WebhookEvent, event=item, webhook_event=event,
-                    account=account,
-                )  # fmt: skip
     except Exception as exc:
-        _finish(event, WebhookEvent.Status.FAILED, f"{type(exc).__name__}: {exc}")
-        send_signal(
-            signals.webhook_error, sender=WebhookEvent, reason="processing_failed", error=exc, request=None,
-            webhook_event=event, event=None, account=event.account,
-        )  # fmt: skip
+        event = _record_failure(event_id, f"{type(exc).__name__}: {exc}")
+        if event is not None:
+            send_signal(
+                signals.webhook_error, sender=WebhookEvent, reason="processing_failed", error=exc,
+                request=None, webhook_event=event, event=None, account=event.account,
+            )  # fmt: skip
         raise
-    _finish(event, WebhookEvent.Status.PROCESSED, "", event_count=len(parsed))
-    return event
 
 
 def _claim(event_id: int, force: bool) -> WebhookEvent:
-    """Mark the event processing (one conditional UPDATE, so two workers never both claim it)."""
-    now = timezone.now()
-    claimable = Q(status__in=[WebhookEvent.Status.PENDING, WebhookEvent.Status.FAILED]) | Q(
-        status=WebhookEvent.Status.PROCESSING, started_at__lt=now - PROCESSING_LEASE
-    )
+    """Mark the event processing and count the attempt (one conditional UPDATE, whose
+    row lock lasts until the caller's transaction ends)."""
     rows = WebhookEvent.objects.filter(pk=event_id)
     if not force:
-        rows = rows.filter(claimable)
-    claimed = rows.update(status=WebhookEvent.Status.PROCESSING, attempts=F("attempts") + 1, started_at=now)
+        rows = rows.filter(status__in=[WebhookEvent.Status.PENDING, WebhookEvent.Status.FAILED])
+    claimed = rows.update(
+        status=WebhookEvent.Status.PROCESSING, attempts=F("attempts") + 1, started_at=timezone.now()
+    )
     if not claimed:
         if not WebhookEvent.objects.filter(pk=event_id).exists():
             raise WebhookEvent.DoesNotExist(f"no webhook event {event_id}")
@@ -118,6 +121,15 @@ def _finish(event: WebhookEvent, status: str, error: str, event_count: int | Non
     event.save(update_fields=fields)
     if error:
         logger.warning("webhook event %s failed: %s", event.pk, error)
+
+
+def _record_failure(event_id: int, error: str) -> WebhookEvent | None:
+    """The failed attempt was rolled back; count it and keep its error for the admin."""
+    WebhookEvent.objects.filter(pk=event_id).update(
+        status=WebhookEvent.Status.FAILED, attempts=F("attempts") + 1, last_error=error, processed_at=None
+    )
+    logger.warning("webhook event %s failed: %s", event_id, error)
+    return WebhookEvent.objects.select_related("account").filter(pk=event_id).first()
 
 
 def _account_for(item: Any, event: WebhookEvent) -> BusinessAccount | None:

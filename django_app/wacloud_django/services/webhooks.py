@@ -18,9 +18,6 @@ logger = logging.getLogger("wacloud.webhook")
 #: Request headers kept with each event (for audits and re-verification).
 KEPT_HEADERS = ("Content-Type", "Content-Length", "User-Agent", "X-Hub-Signature-256", "X-Forwarded-For")
 
-#: A "processing" claim older than this is considered abandoned (worker died) and may be taken over.
-PROCESSING_LEASE = timedelta(minutes=10)
-
 
 def body_sha256(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
@@ -99,16 +96,15 @@ def reprocess_webhook_events(event_ids: Iterable[int]) -> dict[str, int]:
 
 
 def process_pending_webhook_events(older_than: timedelta = timedelta(minutes=5), limit: int = 500) -> int:
-    """Schedule events left pending (a broker that was down) or abandoned while
-    processing. Run it periodically (Celery beat) when Celery is in use."""
+    """Schedule events left pending: a broker that was down, or a worker that died
+    mid-processing (its transaction rolled back, so the event is still pending).
+    Run it periodically (Celery beat) when Celery is in use."""
     cutoff = timezone.now() - older_than
-    stale = WebhookEvent.objects.filter(
-        status=WebhookEvent.Status.PENDING, received_at__lt=cutoff
-    ).values_list("pk", flat=True)[:limit]
-    abandoned = WebhookEvent.objects.filter(
-        status=WebhookEvent.Status.PROCESSING, started_at__lt=timezone.now() - PROCESSING_LEASE
-    ).values_list("pk", flat=True)[:limit]
-    ids = list(dict.fromkeys([*stale, *abandoned]))
+    ids = list(
+        WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, received_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:limit]
+    )
     for event_id in ids:
         schedule_processing(event_id)
     return len(ids)
