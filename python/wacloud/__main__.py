@@ -145,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as Unix tools do.
+        sys.stderr.close()
+        return 0
     except (WacloudError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
