@@ -59,3 +59,29 @@ def post_webhook(client, django_capture_on_commit_callbacks) -> Callable[..., An
             return client.post(url, data=body, content_type="application/json", **headers)
 
     return post
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    """One Cloud API sandbox for the suite; `sandbox` resets it for each test."""
+    from wacloud_test_helpers import APP_SECRET, PHONE_NUMBER_ID, WABA_ID
+
+    from wacloud.sandbox import Sandbox
+
+    with Sandbox(
+        access_token="EAAG-test-token",
+        phone_number_id=PHONE_NUMBER_ID,
+        waba_id=WABA_ID,
+        app_secret=APP_SECRET,
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server, settings):
+    """The sandbox, fresh, with WACLOUD pointed at it."""
+    sandbox_server.reset()
+    sandbox_server.clear_faults()
+    settings.WACLOUD = {**settings.WACLOUD, "BASE_URL": sandbox_server.base_url, "REQUEST_TIMEOUT": 5}
+    yield sandbox_server
+    sandbox_server.clear_faults()

@@ -12,32 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 from wacloud_test_helpers import APP_SECRET, PHONE_NUMBER_ID, WABA_ID
 
-from wacloud.sandbox import Sandbox
 from wacloud_django.models import BusinessAccount, Contact, Conversation, Message, Template
 from wacloud_django.services.inbound import open_conversation
 
 pytestmark = pytest.mark.django_db
 
 CUSTOMER = "15550003333"
-
-
-@pytest.fixture(scope="module")
-def sandbox_server():
-    with Sandbox(
-        access_token="EAAG-test-token",
-        phone_number_id=PHONE_NUMBER_ID,
-        waba_id=WABA_ID,
-        app_secret=APP_SECRET,
-    ) as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server, settings):
-    sandbox_server.reset()
-    sandbox_server.clear_faults()
-    settings.WACLOUD = {**settings.WACLOUD, "BASE_URL": sandbox_server.base_url, "REQUEST_TIMEOUT": 5}
-    return sandbox_server
 
 
 def run(*args, **options):

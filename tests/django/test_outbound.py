@@ -8,10 +8,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from wacloud_test_helpers import APP_SECRET, PHONE_NUMBER_ID, WABA_ID
+from wacloud_test_helpers import WABA_ID
 
 from wacloud.errors import InvalidParameter, InvalidPhoneNumber, MediaRejected, TemplateError
-from wacloud.sandbox import Sandbox
 from wacloud_django.models import Contact, MediaFile, Message, PendingStatus, RateLimitUsage, Template
 from wacloud_django.services import clients, outbound, templates
 from wacloud_django.services.outbound import ContactOptedOut, ServiceWindowClosed, send_message
@@ -23,25 +22,6 @@ CUSTOMER = "15550001111"
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
-
-
-@pytest.fixture(scope="module")
-def sandbox_server():
-    with Sandbox(
-        access_token="EAAG-test-token",
-        phone_number_id=PHONE_NUMBER_ID,
-        waba_id=WABA_ID,
-        app_secret=APP_SECRET,
-    ) as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server, settings):
-    sandbox_server.reset()
-    sandbox_server.clear_faults()
-    settings.WACLOUD = {**settings.WACLOUD, "BASE_URL": sandbox_server.base_url, "REQUEST_TIMEOUT": 5}
-    return sandbox_server
 
 
 def customer_writes(sandbox, account, wa_id=CUSTOMER):

@@ -7,9 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from wacloud_test_helpers import APP_SECRET, PHONE_NUMBER_ID, WABA_ID
 
-from wacloud.sandbox import Sandbox
 from wacloud_django import tasks
 from wacloud_django.models import Contact, Message
 from wacloud_django.services.outbound import deliver_message, retry_failed_messages, send_message
@@ -17,17 +15,6 @@ from wacloud_django.services.outbound import deliver_message, retry_failed_messa
 pytestmark = pytest.mark.django_db
 
 CUSTOMER = "15550002222"
-
-
-@pytest.fixture(scope="module")
-def sandbox_server():
-    with Sandbox(
-        access_token="EAAG-test-token",
-        phone_number_id=PHONE_NUMBER_ID,
-        waba_id=WABA_ID,
-        app_secret=APP_SECRET,
-    ) as server:
-        yield server
 
 
 @pytest.fixture
