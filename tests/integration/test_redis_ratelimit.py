@@ -3,42 +3,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 import redis
 
+from ratelimit_support import EXPECTED, RATE, SECONDS, granted_in, run_processes
 from wacloud.ratelimit import RedisRateLimiter
 
 pytestmark = pytest.mark.integration
-
-RATE = 200.0
-SECONDS = 2.0
-EXPECTED = 1 + RATE * SECONDS  # burst 1, then one per 1/RATE
-
-# One limiter per process from a common wall clock start; prints its grants.
-CHILD = r"""
-import importlib.util, json, os, sys, time
-core = os.environ.get("WACLOUD_CORE_PATH")  # the same core as this session (see tests/conftest.py)
-if core:
-    spec = importlib.util.spec_from_file_location("wacloud._core", core)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["wacloud._core"] = module
-    spec.loader.exec_module(module)
-from wacloud.ratelimit import create_rate_limiter
-options, start, seconds = json.loads(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-limiter = create_rate_limiter(**options)
-while time.time() < start:
-    time.sleep(0.001)
-granted = 0
-while time.time() < start + seconds:
-    granted += limiter.acquire("pn", timeout=0.5)
-print(granted)
-"""
 
 
 @pytest.fixture
@@ -60,30 +34,13 @@ def prefix(client):
 
 def test_granted_count_matches_the_rate(client, prefix):
     limiter = RedisRateLimiter(client, per_second=RATE, burst=1, prefix=prefix)
-    granted = 0
-    end = time.monotonic() + SECONDS
-    while time.monotonic() < end:
-        granted += limiter.acquire("pn")
+    granted = granted_in(limiter, SECONDS)
     assert abs(granted - EXPECTED) <= 0.05 * EXPECTED, granted
 
 
 def test_two_processes_share_one_budget(redis_url, prefix):
     options = {"backend": redis_url, "per_second": RATE, "burst": 1, "prefix": prefix}
-    start = time.time() + 1.5  # time for both children to import and connect
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", CHILD, json.dumps(options), repr(start), repr(SECONDS)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    counts = []
-    for child in children:
-        out, err = child.communicate(timeout=60)
-        assert child.returncode == 0, err
-        counts.append(int(out))
+    counts = run_processes(options, processes=2, seconds=SECONDS)
     assert abs(sum(counts) - EXPECTED) <= 0.05 * EXPECTED, counts
     assert min(counts) > 0.25 * EXPECTED, counts
 
