@@ -491,3 +491,20 @@ def test_events_are_frozen_and_typed():
         event.text = "changed"
     assert str(EventType.MESSAGE) == "message"
     assert MessageStatus("delivered") is MessageStatus.DELIVERED
+
+
+def test_parse_many_across_several_chunks_matches_parse():
+    # More bodies than one core call takes (webhook._CHUNK), a bad one mid-batch.
+    bodies = [path.read_bytes() for path in FIXTURES] * 8
+    bad_index = webhook._CHUNK + 3
+    bodies.insert(bad_index, b'{"object": "whatsapp_business_account", "entry": 7}')
+    assert len(bodies) > 2 * webhook._CHUNK
+    results = webhook.parse_many(bodies, return_exceptions=True)
+    assert len(results) == len(bodies)
+    assert isinstance(results[bad_index], wacloud.WebhookPayloadError)
+    assert results[bad_index].path == "entry"
+    for index, (body, result) in enumerate(zip(bodies, results, strict=True)):
+        if index != bad_index:
+            assert result == webhook.parse(body)
+    with pytest.raises(wacloud.WebhookPayloadError):
+        webhook.parse_many(bodies)

@@ -33,6 +33,9 @@ BytesLike = bytes | bytearray | str
 #: the core's kWebhookMaxDepth, which the tests check this matches).
 MAX_DEPTH = 32
 
+#: Bodies handed to the core per call in parse_many (each call releases the GIL).
+_CHUNK = 256
+
 _UTC = timezone.utc
 _from_timestamp = datetime.fromtimestamp
 
@@ -113,13 +116,16 @@ def parse_many(
     in order) unless ``return_exceptions`` is true, in which case the error
     takes that body's place in the result and the others are still parsed."""
     results: list[list[Event] | WebhookPayloadError] = []
-    for item in _core.parse_webhooks(bodies):
-        if isinstance(item, WebhookPayloadError):
-            if not return_exceptions:
-                raise item
-            results.append(item)
-        else:
-            results.append(_events(item))
+    # In chunks: parsing a whole large batch before building any event kept every
+    # intermediate dict alive at once, which ran at half the speed of parse().
+    for start in range(0, len(bodies), _CHUNK):
+        for item in _core.parse_webhooks(bodies[start : start + _CHUNK]):
+            if isinstance(item, WebhookPayloadError):
+                if not return_exceptions:
+                    raise item
+                results.append(item)
+            else:
+                results.append(_events(item))
     return results
 
 
