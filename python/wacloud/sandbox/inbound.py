@@ -24,7 +24,19 @@ INBOUND_TYPES = (
     "reaction",
     "button",
     "interactive",
+    "order",
+    "system",
+    "unsupported",
 )
+
+# Meta's text for a message type its API cannot show (message__unsupported.json).
+_UNSUPPORTED_ERROR = {
+    "code": 131051,
+    "title": "Message type unknown",
+    "message": "Message type unknown",
+    "error_data": {"details": "Message type is currently not supported."},
+}
+_REFERRAL_REQUIRED = ("source_url", "source_id", "source_type")
 DEFAULT_MIME = {
     "image": "image/jpeg",
     "audio": "audio/ogg",
@@ -156,8 +168,84 @@ def build(
         if not isinstance(button.get("payload"), str) or not isinstance(button.get("text"), str):
             raise missing("button['payload'] and button['text']")
         message["button"] = {"payload": button["payload"], "text": button["text"]}
+    elif kind == "order":
+        message["order"] = _order(request.get("order"))
+    elif kind == "system":
+        message.update(_system(request.get("system"), wa_id, timestamp, request.get("name")))
+    elif kind == "unsupported":
+        message["errors"] = [_UNSUPPORTED_ERROR]
+        if request.get("unsupported_type") is not None:
+            if not isinstance(request["unsupported_type"], str):
+                raise invalid("unsupported_type must be a string such as 'pool'.")
+            message["unsupported"] = {"type": request["unsupported_type"]}
     else:
         message["interactive"] = _interactive(request)
+    if "referral" in request:
+        message["referral"] = _referral(request["referral"])
     if not isinstance(request.get("name", ""), str):
         raise GraphError(131009, "name must be a string.")
     return wa_id, message
+
+
+def _order(order: Any) -> dict[str, Any]:
+    """A cart sent from a catalog (message__order.json)."""
+    if not isinstance(order, dict) or not isinstance(order.get("catalog_id"), str):
+        raise missing("order['catalog_id']")
+    items = order.get("product_items")
+    if not isinstance(items, list) or not items:
+        raise missing("order['product_items'] (a non-empty array)")
+    for index, item in enumerate(items):
+        where = f"order['product_items'][{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("product_retailer_id"), str):
+            raise missing(f"{where}['product_retailer_id']")
+        quantity = item.get("quantity")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            raise invalid(f"{where}['quantity'] must be a positive integer.")
+        price = item.get("item_price")
+        if isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0:
+            raise invalid(f"{where}['item_price'] must be a non-negative number.")
+        if not isinstance(item.get("currency"), str) or len(item["currency"]) != 3:
+            raise invalid(f"{where}['currency'] must be an ISO 4217 code such as 'EUR'.")
+    text = order.get("text", "")
+    if not isinstance(text, str):
+        raise invalid("order['text'] must be a string.")
+    return {"catalog_id": order["catalog_id"], "text": text, "product_items": items}
+
+
+def _system(system: Any, wa_id: str, timestamp: int, name: Any) -> dict[str, Any]:
+    """The fields of a system message: a user changed number or identity
+    (system__phone_number_change.json, system__identity_change.json)."""
+    kind = system.get("type") if isinstance(system, dict) else None
+    if kind == "user_changed_number":
+        new_wa_id = normalize_recipient(system.get("new_wa_id", ""))
+        who = name if isinstance(name, str) and name else "User"
+        return {
+            "system": {
+                "body": f"{who} changed from {wa_id} to {new_wa_id}",
+                "wa_id": new_wa_id,
+                "type": "user_changed_number",
+            }
+        }
+    if kind == "customer_identity_changed":
+        return {
+            "identity": {
+                "acknowledged": True,
+                "created_timestamp": str(timestamp),
+                "hash": os.urandom(8).hex(),
+            },
+            "system": {"body": "User identity changed", "type": "customer_identity_changed"},
+        }
+    raise invalid(
+        "system['type'] must be 'user_changed_number' (with new_wa_id) or 'customer_identity_changed'."
+    )
+
+
+def _referral(referral: Any) -> dict[str, Any]:
+    """Where a message came from when the user tapped a click-to-WhatsApp ad (message__referral.json)."""
+    if not isinstance(referral, dict) or not all(
+        isinstance(referral.get(k), str) for k in _REFERRAL_REQUIRED
+    ):
+        raise missing("referral['source_url'], referral['source_id'] and referral['source_type']")
+    if not all(isinstance(value, str) for value in referral.values()):
+        raise invalid("referral must be an object of strings.")
+    return dict(referral)

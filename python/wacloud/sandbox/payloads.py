@@ -83,6 +83,9 @@ def status_body(
 def inbound_body(config: SandboxConfig, state: State, wa_id: str, message: dict[str, Any]) -> dict[str, Any]:
     """A ``messages`` webhook carrying one message from a user."""
     value = _messages_value(config, state, wa_id)
+    if (message.get("system") or {}).get("type") == "user_changed_number":
+        # Meta sends a number change without a contacts block (system__phone_number_change.json).
+        del value["contacts"]
     value["messages"] = [message]
     return _envelope(config.waba_id, {"value": value, "field": "messages"})
 
