@@ -252,8 +252,9 @@ void bind_phone(py::module_& m) {
 }
 
 // ---- webhook ---------------------------------------------------------------
-// Events become plain dicts of dataclass fields; wacloud/webhook.py builds the
-// dataclasses. Raw CPython calls here: this runs for every inbound event.
+// Events are built straight into the wacloud.events dataclasses (type adaptation
+// only: every value comes from the core's Event). Raw CPython calls here: this
+// runs for every inbound event.
 py::object webhook_str(std::string_view text) {
   // Boost.JSON has validated the UTF-8; surrogatepass turns any surrogate it
   // might let through into the str json.loads would give, never an exception.
@@ -328,55 +329,107 @@ py::object webhook_raw(const wacloud::RawJson& raw) {
   return std::move(dict);
 }
 
-// Builds the field dicts; keys are string literals, each made into a str once.
-class WebhookDict {
+// The classes events are built as, looked up once (never destroyed: they may be
+// needed until the interpreter is gone).
+struct WebhookTypes {
+  py::object inbound_message, status_update, webhook_error, template_status_update, field_update;
+  py::object media_ref, location, interactive_reply, button_reply, reaction, message_context,
+      error_detail;
+  py::object event_types[5];  // EventType members, in wacloud::EventType order
+  py::object from_timestamp, utc;
+};
+
+const WebhookTypes& webhook_types() {
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<WebhookTypes> storage;
+  return storage
+      .call_once_and_store_result([] {
+        WebhookTypes types;
+        py::module_ events = py::module_::import("wacloud.events");
+        types.inbound_message = events.attr("InboundMessage");
+        types.status_update = events.attr("StatusUpdate");
+        types.webhook_error = events.attr("WebhookError");
+        types.template_status_update = events.attr("TemplateStatusUpdate");
+        types.field_update = events.attr("FieldUpdate");
+        types.media_ref = events.attr("MediaRef");
+        types.location = events.attr("Location");
+        types.interactive_reply = events.attr("InteractiveReply");
+        types.button_reply = events.attr("ButtonReply");
+        types.reaction = events.attr("Reaction");
+        types.message_context = events.attr("MessageContext");
+        types.error_detail = events.attr("ErrorDetail");
+        const char* const members[] = {"MESSAGE", "STATUS", "ERROR", "TEMPLATE_STATUS",
+                                       "FIELD_UPDATE"};
+        for (int i = 0; i < 5; ++i)
+          types.event_types[i] = events.attr("EventType").attr(members[i]);
+        py::module_ datetime = py::module_::import("datetime");
+        types.from_timestamp = datetime.attr("datetime").attr("fromtimestamp");
+        types.utc = datetime.attr("timezone").attr("utc");
+        return types;
+      })
+      .get_stored();
+}
+
+// Builds one frozen, slotted event dataclass without running its __init__: the
+// instance is allocated as object.__new__ does and each slot is filled through
+// the generic setter, which is what the dataclass's own __init__ does too,
+// minus the Python frames. Keys are string literals, each made into a str once.
+class WebhookObject {
  public:
-  WebhookDict& set(const char* key, const py::object& value) {
+  explicit WebhookObject(const py::object& cls) {
+    auto* type = reinterpret_cast<PyTypeObject*>(cls.ptr());
+    PyObject* instance = type->tp_alloc(type, 0);
+    if (instance == nullptr) throw py::error_already_set();
+    object_ = py::reinterpret_steal<py::object>(instance);
+  }
+  WebhookObject& set(const char* key, const py::object& value) {
     // By literal address; leaked like webhook_key's cache.
     static auto& keys = *new std::unordered_map<const char*, py::object>();
     auto found = keys.find(key);
     if (found == keys.end()) found = keys.emplace(key, py::str(key)).first;
-    if (PyDict_SetItem(dict_.ptr(), found->second.ptr(), value.ptr()) != 0) {
+    if (PyObject_GenericSetAttr(object_.ptr(), found->second.ptr(), value.ptr()) != 0) {
       throw py::error_already_set();
     }
     return *this;
   }
-  WebhookDict& set(const char* key, std::string_view text) { return set(key, webhook_str(text)); }
-  WebhookDict& set(const char* key, const std::optional<std::string>& text) {
+  WebhookObject& set(const char* key, std::string_view text) { return set(key, webhook_str(text)); }
+  WebhookObject& set(const char* key, const std::optional<std::string>& text) {
     return set(key, text ? webhook_str(*text) : py::none());
   }
-  WebhookDict& set(const char* key, const std::optional<bool>& flag) {
+  WebhookObject& set(const char* key, const std::optional<bool>& flag) {
     return set(key, flag ? py::object(py::bool_(*flag)) : py::none());
   }
-  WebhookDict& set(const char* key, const std::optional<std::int64_t>& number) {
-    return set(key, number ? py::object(py::int_(*number)) : py::none());
-  }
-  WebhookDict& set(const char* key, const std::optional<wacloud::RawJson>& raw) {
+  WebhookObject& set(const char* key, const std::optional<wacloud::RawJson>& raw) {
     return set(key, raw ? webhook_raw(*raw) : py::none());
   }
-  py::dict take() { return std::move(dict_); }
+  // Unix seconds -> an aware UTC datetime.
+  WebhookObject& set_time(const char* key, const std::optional<std::int64_t>& seconds) {
+    if (!seconds) return set(key, py::none());
+    const WebhookTypes& types = webhook_types();
+    return set(key, types.from_timestamp(py::int_(*seconds), types.utc));
+  }
+  py::object take() { return std::move(object_); }
 
  private:
-  py::dict dict_;
+  py::object object_;
 };
 
 py::list webhook_errors(const std::vector<wacloud::ErrorDetail>& errors) {
   py::list list(errors.size());
   for (std::size_t i = 0; i < errors.size(); ++i) {
     const wacloud::ErrorDetail& error = errors[i];
-    py::dict dict = WebhookDict()
-                        .set("code", py::int_(error.code))
-                        .set("title", std::string_view(error.title))
-                        .set("message", std::string_view(error.message))
-                        .set("details", std::string_view(error.details))
-                        .set("href", std::string_view(error.href))
-                        .take();
-    PyList_SET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i), dict.release().ptr());
+    py::object detail = WebhookObject(webhook_types().error_detail)
+                            .set("code", py::int_(error.code))
+                            .set("title", std::string_view(error.title))
+                            .set("message", std::string_view(error.message))
+                            .set("details", std::string_view(error.details))
+                            .set("href", std::string_view(error.href))
+                            .take();
+    PyList_SET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i), detail.release().ptr());
   }
   return list;
 }
 
-void webhook_message_fields(WebhookDict& out, const wacloud::InboundMessage& message) {
+void webhook_message_fields(WebhookObject& out, const wacloud::InboundMessage& message) {
   out.set("message_id", std::string_view(message.message_id))
       .set("from_wa_id", message.from_wa_id)
       .set("from_user_id", message.from_user_id)
@@ -399,7 +452,7 @@ void webhook_message_fields(WebhookDict& out, const wacloud::InboundMessage& mes
   }
   out.set("contacts", contacts);
   if (const auto& media = message.media) {
-    out.set("media", WebhookDict()
+    out.set("media", WebhookObject(webhook_types().media_ref)
                          .set("id", std::string_view(media->id))
                          .set("mime_type", media->mime_type)
                          .set("sha256", media->sha256)
@@ -413,7 +466,7 @@ void webhook_message_fields(WebhookDict& out, const wacloud::InboundMessage& mes
     out.set("media", py::none());
   }
   if (const auto& location = message.location) {
-    out.set("location", WebhookDict()
+    out.set("location", WebhookObject(webhook_types().location)
                             .set("latitude", py::float_(location->latitude))
                             .set("longitude", py::float_(location->longitude))
                             .set("name", location->name)
@@ -424,7 +477,7 @@ void webhook_message_fields(WebhookDict& out, const wacloud::InboundMessage& mes
     out.set("location", py::none());
   }
   if (const auto& reply = message.interactive) {
-    out.set("interactive", WebhookDict()
+    out.set("interactive", WebhookObject(webhook_types().interactive_reply)
                                .set("type", std::string_view(reply->type))
                                .set("id", reply->id)
                                .set("title", reply->title)
@@ -437,13 +490,15 @@ void webhook_message_fields(WebhookDict& out, const wacloud::InboundMessage& mes
     out.set("interactive", py::none());
   }
   if (const auto& button = message.button) {
-    out.set("button",
-            WebhookDict().set("payload", button->payload).set("text", button->text).take());
+    out.set("button", WebhookObject(webhook_types().button_reply)
+                          .set("payload", button->payload)
+                          .set("text", button->text)
+                          .take());
   } else {
     out.set("button", py::none());
   }
   if (const auto& reaction = message.reaction) {
-    out.set("reaction", WebhookDict()
+    out.set("reaction", WebhookObject(webhook_types().reaction)
                             .set("message_id", std::string_view(reaction->message_id))
                             .set("emoji", reaction->emoji)
                             .take());
@@ -451,7 +506,7 @@ void webhook_message_fields(WebhookDict& out, const wacloud::InboundMessage& mes
     out.set("reaction", py::none());
   }
   if (const auto& context = message.context) {
-    out.set("context", WebhookDict()
+    out.set("context", WebhookObject(webhook_types().message_context)
                            .set("message_id", context->message_id)
                            .set("from_wa_id", context->from_wa_id)
                            .set("forwarded", py::bool_(context->forwarded))
@@ -463,7 +518,7 @@ void webhook_message_fields(WebhookDict& out, const wacloud::InboundMessage& mes
   }
 }
 
-void webhook_status_fields(WebhookDict& out, const wacloud::StatusUpdate& status) {
+void webhook_status_fields(WebhookObject& out, const wacloud::StatusUpdate& status) {
   out.set("message_id", std::string_view(status.message_id))
       .set("status", std::string_view(status.status))
       .set("recipient_id", status.recipient_id)
@@ -473,7 +528,7 @@ void webhook_status_fields(WebhookDict& out, const wacloud::StatusUpdate& status
       .set("recipient_participant_id", status.recipient_participant_id)
       .set("conversation_id", status.conversation_id)
       .set("conversation_origin", status.conversation_origin)
-      .set("conversation_expiration", status.conversation_expiration)
+      .set_time("conversation_expiration", status.conversation_expiration)
       .set("pricing_category", status.pricing_category)
       .set("pricing_model", status.pricing_model)
       .set("pricing_type", status.pricing_type)
@@ -482,17 +537,23 @@ void webhook_status_fields(WebhookDict& out, const wacloud::StatusUpdate& status
       .set("biz_opaque_callback_data", status.biz_opaque_callback_data);
 }
 
-py::dict webhook_event(const wacloud::Event& event) {
-  static const char* const kTypeNames[] = {"message", "status", "error", "template_status",
-                                           "field_update"};
-  WebhookDict out;
+py::object webhook_event(const wacloud::Event& event) {
+  const WebhookTypes& types = webhook_types();
+  const py::object* cls = &types.field_update;
+  if (std::holds_alternative<wacloud::InboundMessage>(event.data)) cls = &types.inbound_message;
+  if (std::holds_alternative<wacloud::StatusUpdate>(event.data)) cls = &types.status_update;
+  if (std::holds_alternative<wacloud::WebhookError>(event.data)) cls = &types.webhook_error;
+  if (std::holds_alternative<wacloud::TemplateStatusUpdate>(event.data)) {
+    cls = &types.template_status_update;
+  }
+  WebhookObject out(*cls);
   py::object raw = webhook_raw(event.raw);
-  out.set("event_type", std::string_view(kTypeNames[static_cast<int>(event.type())]))
+  out.set("event_type", types.event_types[static_cast<int>(event.type())])
       .set("field", std::string_view(event.field))
       .set("waba_id", std::string_view(event.waba_id))
       .set("phone_number_id", event.phone_number_id)
       .set("display_phone_number", event.display_phone_number)
-      .set("timestamp", event.timestamp)
+      .set_time("timestamp", event.timestamp)
       .set("raw", raw);
   if (const auto* message = std::get_if<wacloud::InboundMessage>(&event.data)) {
     webhook_message_fields(out, *message);

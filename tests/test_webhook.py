@@ -508,3 +508,23 @@ def test_parse_many_across_several_chunks_matches_parse():
             assert result == webhook.parse(body)
     with pytest.raises(wacloud.WebhookPayloadError):
         webhook.parse_many(bodies)
+
+
+def test_every_field_of_every_event_is_set():
+    # The binding fills the dataclass slots itself; a forgotten one would only
+    # show up as an AttributeError when read.
+    import dataclasses
+
+    def check(value):
+        if dataclasses.is_dataclass(value):
+            for field in dataclasses.fields(value):
+                check(getattr(value, field.name))
+        elif isinstance(value, list):
+            for item in value:
+                check(item)
+
+    for path in FIXTURES:
+        for event in webhook.parse(path.read_bytes()):
+            check(event)
+            assert isinstance(event.event_type, EventType)
+            assert event == type(event)(**{f.name: getattr(event, f.name) for f in dataclasses.fields(event)})

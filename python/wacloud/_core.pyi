@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import WebhookPayloadError
+from .events import Event
 
 _BytesLike = bytes | bytearray | str
 
@@ -12,11 +13,11 @@ _BytesLike = bytes | bytearray | str
 def sign(app_secret: _BytesLike, body: _BytesLike) -> str: ...
 def verify_signature(app_secret: _BytesLike, body: _BytesLike, header: _BytesLike | None) -> bool: ...
 
-# webhook: one dict of dataclass fields per event (see wacloud/webhook.py)
+# webhook: the wacloud.events dataclasses, built by the binding
 WEBHOOK_MAX_DEPTH: int
 
-def parse_webhook(body: _BytesLike) -> list[dict[str, Any]]: ...
-def parse_webhooks(bodies: Sequence[_BytesLike]) -> list[list[dict[str, Any]] | WebhookPayloadError]: ...
+def parse_webhook(body: _BytesLike) -> list[Event]: ...
+def parse_webhooks(bodies: Sequence[_BytesLike]) -> list[list[Event] | WebhookPayloadError]: ...
 
 # media: bytes-like data (any contiguous buffer) or a path (str, bytes, os.PathLike)
 _Buffer = bytes | bytearray | memoryview

@@ -1,31 +1,13 @@
 """Webhook bodies -> typed events. The C++ core parses and validates the JSON
-(Boost.JSON); this module turns its field dicts into :mod:`wacloud.events`
-dataclasses."""
+(Boost.JSON) and the binding builds the :mod:`wacloud.events` dataclasses."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
-from typing import Any
+from collections.abc import Sequence
 
 from . import _core
 from .errors import WebhookPayloadError
-from .events import (
-    ButtonReply,
-    ErrorDetail,
-    Event,
-    EventType,
-    FieldUpdate,
-    InboundMessage,
-    InteractiveReply,
-    Location,
-    MediaRef,
-    MessageContext,
-    Reaction,
-    StatusUpdate,
-    TemplateStatusUpdate,
-    WebhookError,
-)
+from .events import Event
 
 BytesLike = bytes | bytearray | str
 
@@ -36,65 +18,6 @@ MAX_DEPTH = 32
 #: Bodies handed to the core per call in parse_many (each call releases the GIL).
 _CHUNK = 256
 
-_UTC = timezone.utc
-_from_timestamp = datetime.fromtimestamp
-
-
-def _errors(items: list[dict[str, Any]]) -> list[ErrorDetail]:
-    return [ErrorDetail(**item) for item in items]
-
-
-def _message(fields: dict[str, Any]) -> InboundMessage:
-    # Only the nested values that are present need wrapping.
-    if fields["media"] is not None:
-        fields["media"] = MediaRef(**fields["media"])
-    if fields["location"] is not None:
-        fields["location"] = Location(**fields["location"])
-    if fields["interactive"] is not None:
-        fields["interactive"] = InteractiveReply(**fields["interactive"])
-    if fields["button"] is not None:
-        fields["button"] = ButtonReply(**fields["button"])
-    if fields["reaction"] is not None:
-        fields["reaction"] = Reaction(**fields["reaction"])
-    if fields["context"] is not None:
-        fields["context"] = MessageContext(**fields["context"])
-    if fields["errors"]:
-        fields["errors"] = _errors(fields["errors"])
-    return InboundMessage(**fields)
-
-
-def _status(fields: dict[str, Any]) -> StatusUpdate:
-    if fields["conversation_expiration"] is not None:
-        fields["conversation_expiration"] = _from_timestamp(fields["conversation_expiration"], _UTC)
-    if fields["errors"]:
-        fields["errors"] = _errors(fields["errors"])
-    return StatusUpdate(**fields)
-
-
-def _error(fields: dict[str, Any]) -> WebhookError:
-    fields["errors"] = _errors(fields["errors"])
-    return WebhookError(**fields)
-
-
-_BUILDERS: dict[str, tuple[EventType, Callable[[dict[str, Any]], Event]]] = {
-    "message": (EventType.MESSAGE, _message),
-    "status": (EventType.STATUS, _status),
-    "error": (EventType.ERROR, _error),
-    "template_status": (EventType.TEMPLATE_STATUS, lambda fields: TemplateStatusUpdate(**fields)),
-    "field_update": (EventType.FIELD_UPDATE, lambda fields: FieldUpdate(**fields)),
-}
-
-
-def _events(items: list[dict[str, Any]]) -> list[Event]:
-    events = []
-    for fields in items:
-        event_type, build = _BUILDERS[fields["event_type"]]
-        fields["event_type"] = event_type
-        if fields["timestamp"] is not None:
-            fields["timestamp"] = _from_timestamp(fields["timestamp"], _UTC)
-        events.append(build(fields))
-    return events
-
 
 def parse(body: BytesLike) -> list[Event]:
     """The events of one webhook body, in payload order.
@@ -103,7 +26,7 @@ def parse(body: BytesLike) -> list[Event]:
     field, ``"$"`` the body as a whole) when the body is not JSON or not shaped
     as Meta documents it. Unknown message types and fields are returned as
     events carrying their raw JSON, never dropped."""
-    return _events(_core.parse_webhook(body))
+    return _core.parse_webhook(body)
 
 
 def parse_many(
@@ -125,7 +48,7 @@ def parse_many(
                     raise item
                 results.append(item)
             else:
-                results.append(_events(item))
+                results.append(item)
     return results
 
 
