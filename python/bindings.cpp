@@ -1,6 +1,8 @@
 // The only pybind11 file: adapts types between Python and the C++ core,
 // releases the GIL around C++ work once Python buffers are read, and maps C++
 // exceptions to the classes of `wacloud.errors`. No behaviour lives here.
+// It is longer than our other files on purpose: every binding lives here, one
+// `bind_<concern>` section per core header, so the Python boundary is one place.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
