@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -261,3 +263,32 @@ def test_idle_pair_buckets_are_evicted():
     time.sleep(1.1)  # every pair bucket refills, and a sweep is due
     assert native.try_acquire("pn", "late")
     assert native.tracked_buckets <= 2
+
+
+OPEN_AT_ONCE = r"""
+import sys, time
+from wacloud.ratelimit import RateLimiter
+path, start = sys.argv[1], float(sys.argv[2])
+while time.time() < start:
+    pass  # spin: the processes must hit the new file in the same instant
+RateLimiter(per_second=10, backend="sqlite:" + path).try_acquire("pn")
+"""
+
+
+def test_many_processes_can_open_a_new_sqlite_file_at_once(tmp_path):
+    # Celery workers start together: creating the file's table must wait for the
+    # lock, not fail with "database is locked".
+    for attempt in range(10):
+        path = tmp_path / f"limits-{attempt}.db"
+        start = time.time() + 1.0
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_AT_ONCE, str(path), repr(start)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(8)
+        ]
+        outcomes = [(child.communicate(timeout=60)[1], child.returncode) for child in children]
+        assert [code for _, code in outcomes] == [0] * len(children), [err for err, _ in outcomes]

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 #include "wacloud/errors.hpp"
@@ -24,16 +26,42 @@ using rate_limit_detail::Decision;
 
 constexpr int kBusyTimeoutMs = 10000;
 
+constexpr const char* kJournal = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+// BEGIN IMMEDIATE takes the write lock up front, waiting through the busy
+// handler, instead of upgrading a read lock (which SQLite refuses at once).
 constexpr const char* kSchema =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
+    "BEGIN IMMEDIATE;"
     "CREATE TABLE IF NOT EXISTS wacloud_rate_buckets ("
     "  kind TEXT NOT NULL,"       // 's' per second, 'h' per hour, 'p' pair
     "  key TEXT NOT NULL,"        // phone number id
     "  recipient TEXT NOT NULL,"  // '' unless kind = 'p'
     "  tokens REAL NOT NULL,"
     "  updated REAL NOT NULL,"  // wall clock seconds
-    "  PRIMARY KEY (kind, key, recipient)) WITHOUT ROWID;";
+    "  PRIMARY KEY (kind, key, recipient)) WITHOUT ROWID;"
+    "COMMIT;";
+
+// Runs set-up SQL, retrying for up to the busy timeout while another process
+// holds a lock: SQLite skips the busy handler where waiting could deadlock (a
+// journal-mode switch, a lock upgrade), and several workers opening a new file
+// at once must not fail for that.
+void exec_setup(sqlite3* db, const std::string& path, const char* sql, const char* what) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  for (;;) {
+    char* message = nullptr;
+    const int status = sqlite3_exec(db, sql, nullptr, nullptr, &message);
+    if (status == SQLITE_OK) return;
+    const std::string text = message != nullptr ? message : sqlite3_errstr(status);
+    sqlite3_free(message);
+    if (sqlite3_get_autocommit(db) == 0) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    const int primary = status & 0xff;
+    if ((primary != SQLITE_BUSY && primary != SQLITE_LOCKED) ||
+        std::chrono::steady_clock::now() >= deadline) {
+      throw Error("SQLite rate limiter (" + path + "): " + what + ": " + text);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
 
 [[noreturn]] void fail(sqlite3* db, const std::string& path, const std::string& what) {
   throw Error("SQLite rate limiter (" + path + "): " + what + ": " +
@@ -91,12 +119,8 @@ class Connection {
   explicit Connection(const std::string& path) : path_(path), db_(open(path)) {
     try {
       sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-      char* message = nullptr;
-      if (sqlite3_exec(db_, kSchema, nullptr, nullptr, &message) != SQLITE_OK) {
-        std::string text = message != nullptr ? message : "unknown error";
-        sqlite3_free(message);
-        throw Error("SQLite rate limiter (" + path + "): creating the table: " + text);
-      }
+      exec_setup(db_, path, kJournal, "switching to WAL mode");
+      exec_setup(db_, path, kSchema, "creating the table");
       begin_.emplace(db_, path_, "BEGIN IMMEDIATE");
       commit_.emplace(db_, path_, "COMMIT");
       rollback_.emplace(db_, path_, "ROLLBACK");
