@@ -2,7 +2,11 @@
 
 #include <phonenumbers/phonenumberutil.h>
 
+#include <algorithm>
 #include <cctype>
+#include <exception>
+#include <system_error>
+#include <thread>
 
 namespace wacloud {
 namespace {
@@ -159,16 +163,17 @@ Failure parse_failure(Util::ErrorType error, ReadAs read_as, bool only_digits) {
 struct Reading {
   pn::PhoneNumber number;
   Util::ErrorType error = Util::NOT_A_NUMBER;
-  bool possible = false;  // libphonenumber's notion: local-only numbers count
 
   bool parsed() const { return error == Util::NO_PARSING_ERROR; }
   bool valid() const { return parsed() && util().IsValidNumber(number); }
+  // libphonenumber's notion (local-only numbers count); only asked when a
+  // digits-only number has two readings to choose from.
+  bool possible() const { return parsed() && util().IsPossibleNumber(number); }
 };
 
 Reading read_as(const std::string& text, const std::string& region) {
   Reading reading;
   reading.error = util().Parse(text, region, &reading.number);
-  reading.possible = reading.parsed() && util().IsPossibleNumber(reading.number);
   return reading;
 }
 
@@ -222,9 +227,11 @@ bool read_number(std::string_view input, const std::string& region, Read& out, F
     valid = primary.valid();
     if (!*valid) {
       alternative = read_as(international, "ZZ");
+      const bool primary_possible = primary.possible();
+      const bool alternative_possible = alternative.possible();
       if ((alternative.parsed() && !primary.parsed()) ||
-          (alternative.possible && !primary.possible) ||
-          (primary.possible && alternative.possible && alternative.valid())) {
+          (alternative_possible && !primary_possible) ||
+          (primary_possible && alternative_possible && alternative.valid())) {
         chosen = &alternative;
         valid.reset();
       }
@@ -246,13 +253,15 @@ bool read_number(std::string_view input, const std::string& region, Read& out, F
   std::string national;
   util().GetNationalSignificantNumber(number, &national);
   const std::string country = std::to_string(number.country_code());
-  std::string main_region;
-  util().GetRegionCodeForCountryCode(number.country_code(), &main_region);
   if (chosen == &alternative || as_international) {
     const std::string& seen = chosen == &alternative ? international : "+" + digits;
     out.stable = seen == "+" + country + national;
+  } else if (!digits.empty() && digits == national) {
+    std::string main_region;  // a map lookup that shows in profiles: only when it matters
+    util().GetRegionCodeForCountryCode(number.country_code(), &main_region);
+    out.stable = region == main_region;
   } else {
-    out.stable = !digits.empty() && digits == national && region == main_region;
+    out.stable = false;
   }
   out.number = number;
   out.valid = valid;
@@ -351,6 +360,31 @@ std::string region_of(const pn::PhoneNumber& number) {
   return region;
 }
 
+// normalize_many() spreads batches over the cores: each number costs
+// microseconds of regular expression matching inside libphonenumber (which is
+// thread-safe), while a thread costs tens of microseconds to start.
+constexpr std::size_t kMinNumbersPerThread = 1000;
+constexpr std::size_t kMaxBatchThreads = 16;
+
+std::size_t batch_workers(std::size_t count) {
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::max<std::size_t>(1,
+                               std::min({cores, kMaxBatchThreads, count / kMinNumbersPerThread}));
+}
+
+// normalize() for numbers[begin, end) into out[begin, end), which start as nullopt.
+void normalize_range(const std::vector<std::string>& numbers, const std::string& region,
+                     std::size_t begin, std::size_t end,
+                     std::vector<std::optional<std::string>>& out) {
+  Read read;
+  Failure failure;
+  for (std::size_t i = begin; i < end; ++i) {
+    if (read_number(numbers[i], region, read, failure) && check_possible(read, failure)) {
+      out[i] = format(read.number, Util::E164).substr(1);
+    }
+  }
+}
+
 }  // namespace
 
 const char* number_type_name(NumberType type) noexcept {
@@ -431,16 +465,37 @@ bool is_same_number(std::string_view a, std::string_view b, std::string_view def
 std::vector<std::optional<std::string>> normalize_many(const std::vector<std::string>& numbers,
                                                        std::string_view default_region) {
   const std::string region = resolve_region(default_region);
-  std::vector<std::optional<std::string>> out;
-  out.reserve(numbers.size());
-  Read read;
-  Failure failure;
-  for (const std::string& input : numbers) {
-    if (read_number(input, region, read, failure) && check_possible(read, failure)) {
-      out.emplace_back(format(read.number, Util::E164).substr(1));
-    } else {
-      out.emplace_back(std::nullopt);
+  std::vector<std::optional<std::string>> out(numbers.size());
+  const std::size_t workers = batch_workers(numbers.size());
+  if (workers <= 1) {
+    normalize_range(numbers, region, 0, numbers.size(), out);
+    return out;
+  }
+  // Contiguous chunks, one per thread: each writes only its own slots of `out`,
+  // so the order is kept without locking. The calling thread takes the first.
+  const std::size_t chunk = (numbers.size() + workers - 1) / workers;
+  std::vector<std::exception_ptr> errors(workers);
+  std::vector<std::thread> threads;
+  threads.reserve(workers - 1);
+  const auto run = [&](std::size_t worker) {
+    try {
+      const std::size_t begin = worker * chunk;
+      normalize_range(numbers, region, begin, std::min(numbers.size(), begin + chunk), out);
+    } catch (...) {
+      errors[worker] = std::current_exception();
     }
+  };
+  for (std::size_t worker = 1; worker < workers; ++worker) {
+    try {
+      threads.emplace_back(run, worker);
+    } catch (const std::system_error&) {
+      run(worker);  // no thread to be had: this chunk runs here instead
+    }
+  }
+  run(0);
+  for (std::thread& thread : threads) thread.join();
+  for (const std::exception_ptr& error : errors) {
+    if (error) std::rethrow_exception(error);
   }
   return out;
 }

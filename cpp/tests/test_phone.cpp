@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -191,4 +192,24 @@ TEST(Phone, ConcurrentCallsAgreeWithSerialOnes) {
   }
   for (auto& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
+}
+
+TEST(Phone, LargeBatchesSplitOverThreadsKeepOrder) {
+  // Enough numbers for normalize_many to split them over threads (on a machine
+  // with more than one core), good and bad ones mixed.
+  const std::vector<std::string> kinds{
+      "+44 20 7946 0958", "nope", "(202) 555-0100", "+999 1", "+39 06 1234 5678",
+      "0044 7400 123456", "12",   "+81 3-1234-5678"};
+  std::vector<std::string> input;
+  for (std::size_t i = 0; i < 10'007; ++i) input.push_back(kinds[(i * 5 + i / 3) % kinds.size()]);
+  const auto out = wacloud::normalize_many(input, "US");
+  ASSERT_EQ(out.size(), input.size());
+  for (std::size_t i = 0; i < input.size(); ++i) {
+    std::optional<std::string> expected;
+    try {
+      expected = wacloud::normalize(input[i], "US");
+    } catch (const InvalidPhoneNumber&) {
+    }
+    ASSERT_EQ(out[i], expected) << "entry " << i << ": " << input[i];
+  }
 }

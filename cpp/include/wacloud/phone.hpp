@@ -91,7 +91,8 @@ std::string display(std::string_view number, std::string_view default_region = "
 bool is_same_number(std::string_view a, std::string_view b, std::string_view default_region = "");
 
 // normalize() over many numbers: std::nullopt where an entry is not a possible
-// number. Throws only for an unknown region.
+// number, in input order. Large batches (thousands of numbers) are split over
+// the machine's cores. Throws only for an unknown region.
 std::vector<std::optional<std::string>> normalize_many(const std::vector<std::string>& numbers,
                                                        std::string_view default_region = "");
 
