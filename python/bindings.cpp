@@ -6,6 +6,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+// After Python.h, which pybind11 includes: the webhook section builds datetimes.
+#include <datetime.h>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <deque>
@@ -283,7 +286,44 @@ py::object webhook_key(std::string_view key) {
   return text;
 }
 
-py::object webhook_json(const boost::json::value& value) {
+// The dicts made for JSON objects inside one event's raw JSON, noted by address
+// for the fields that are parts of raw (order, referral, contact cards, ...):
+// those share raw's dicts, as after json.loads, instead of being made twice.
+class WebhookRawParts {
+ public:
+  void want(const wacloud::RawJson& part) { parts_.emplace_back(&part.get(), nullptr); }
+  void want(const std::optional<wacloud::RawJson>& part) {
+    if (part) want(*part);
+  }
+  void note(const boost::json::object& object, PyObject* dict) {
+    for (auto& [wanted, made] : parts_) {
+      if (wanted == &object) made = dict;
+    }
+  }
+  const std::vector<std::pair<const boost::json::object*, PyObject*>>& parts() const {
+    return parts_;
+  }
+
+ private:
+  // Borrowed: each dict is alive inside raw, which the event holds.
+  std::vector<std::pair<const boost::json::object*, PyObject*>> parts_;
+};
+
+py::object webhook_json(const boost::json::value& value, WebhookRawParts* parts = nullptr);
+
+py::object webhook_object(const boost::json::object& object, WebhookRawParts* parts) {
+  py::dict dict;
+  for (const auto& item : object) {
+    if (PyDict_SetItem(dict.ptr(), webhook_key(item.key()).ptr(),
+                       webhook_json(item.value(), parts).ptr()) != 0) {
+      throw py::error_already_set();
+    }
+  }
+  if (parts != nullptr) parts->note(object, dict.ptr());
+  return std::move(dict);
+}
+
+py::object webhook_json(const boost::json::value& value, WebhookRawParts* parts) {
   switch (value.kind()) {
     case boost::json::kind::null:
       return py::none();
@@ -302,124 +342,184 @@ py::object webhook_json(const boost::json::value& value) {
       py::list list(array.size());
       for (std::size_t i = 0; i < array.size(); ++i) {
         PyList_SET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i),
-                        webhook_json(array[i]).release().ptr());
+                        webhook_json(array[i], parts).release().ptr());
       }
       return std::move(list);
     }
-    case boost::json::kind::object: {
-      py::dict dict;
-      for (const auto& item : value.get_object()) {
-        if (PyDict_SetItem(dict.ptr(), webhook_key(item.key()).ptr(),
-                           webhook_json(item.value()).ptr()) != 0) {
-          throw py::error_already_set();
-        }
-      }
-      return std::move(dict);
-    }
+    case boost::json::kind::object:
+      return webhook_object(value.get_object(), parts);
   }
   return py::none();
 }
 
-py::object webhook_raw(const wacloud::RawJson& raw) {
-  py::dict dict;
-  for (const auto& item : raw.get()) {
-    if (PyDict_SetItem(dict.ptr(), webhook_key(item.key()).ptr(),
-                       webhook_json(item.value()).ptr()) != 0) {
-      throw py::error_already_set();
-    }
+// A part of the event's raw JSON as the dict raw holds, or a dict of its own
+// when it lies outside raw (a message's contact is in value.contacts).
+py::object webhook_part(const wacloud::RawJson& part, const WebhookRawParts& parts) {
+  for (const auto& [object, dict] : parts.parts()) {
+    if (object == &part.get() && dict != nullptr) return py::reinterpret_borrow<py::object>(dict);
   }
-  return std::move(dict);
+  return webhook_object(part.get(), nullptr);
 }
+
+py::object webhook_part(const std::optional<wacloud::RawJson>& part, const WebhookRawParts& parts) {
+  return part ? webhook_part(*part, parts) : py::none();
+}
+
+// One frozen, slotted dataclass of wacloud.events: its fields (dataclasses.fields
+// order) and the member descriptor of each, through which instances are filled.
+struct WebhookClass {
+  py::object cls;
+  std::string name;
+  std::vector<std::string> fields;
+  std::vector<py::object> slots;
+  std::uint64_t all_set = 0;  // one bit per field
+  // String literal address -> field index; only touched with the GIL held.
+  mutable std::unordered_map<const char*, std::size_t> by_literal;
+
+  WebhookClass() = default;
+  WebhookClass(const py::module_& events, const py::object& fields_of, const char* class_name)
+      : cls(events.attr(class_name)), name(class_name) {
+    for (const py::handle field : fields_of(cls)) {
+      fields.push_back(field.attr("name").cast<std::string>());
+      py::object slot = cls.attr(fields.back().c_str());
+      if (!PyObject_TypeCheck(slot.ptr(), &PyMemberDescr_Type)) {
+        throw py::type_error("wacloud.events." + name + "." + fields.back() +
+                             " is not a slot (the events need slots=True)");
+      }
+      slots.push_back(std::move(slot));
+    }
+    if (fields.size() > 64) throw py::type_error("wacloud.events." + name + " has > 64 fields");
+    all_set = fields.size() == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << fields.size()) - 1;
+  }
+
+  std::size_t index(const char* field) const {
+    auto found = by_literal.find(field);
+    if (found != by_literal.end()) return found->second;
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      if (fields[i] == field) return by_literal.emplace(field, i).first->second;
+    }
+    throw py::type_error("wacloud.events." + name + " has no field " + field);
+  }
+};
 
 // The classes events are built as, looked up once (never destroyed: they may be
 // needed until the interpreter is gone).
 struct WebhookTypes {
-  py::object inbound_message, status_update, webhook_error, template_status_update, field_update;
-  py::object media_ref, location, interactive_reply, button_reply, reaction, message_context,
+  WebhookClass inbound_message, status_update, webhook_error, template_status_update, field_update;
+  WebhookClass media_ref, location, interactive_reply, button_reply, reaction, message_context,
       error_detail;
   py::object event_types[5];  // EventType members, in wacloud::EventType order
-  py::object from_timestamp, utc;
 };
 
 const WebhookTypes& webhook_types() {
   PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<WebhookTypes> storage;
   return storage
       .call_once_and_store_result([] {
+        PyDateTime_IMPORT;
+        if (PyDateTimeAPI == nullptr) throw py::error_already_set();
         WebhookTypes types;
         py::module_ events = py::module_::import("wacloud.events");
-        types.inbound_message = events.attr("InboundMessage");
-        types.status_update = events.attr("StatusUpdate");
-        types.webhook_error = events.attr("WebhookError");
-        types.template_status_update = events.attr("TemplateStatusUpdate");
-        types.field_update = events.attr("FieldUpdate");
-        types.media_ref = events.attr("MediaRef");
-        types.location = events.attr("Location");
-        types.interactive_reply = events.attr("InteractiveReply");
-        types.button_reply = events.attr("ButtonReply");
-        types.reaction = events.attr("Reaction");
-        types.message_context = events.attr("MessageContext");
-        types.error_detail = events.attr("ErrorDetail");
+        py::object fields_of = py::module_::import("dataclasses").attr("fields");
+        const auto load = [&](const char* name) { return WebhookClass(events, fields_of, name); };
+        types.inbound_message = load("InboundMessage");
+        types.status_update = load("StatusUpdate");
+        types.webhook_error = load("WebhookError");
+        types.template_status_update = load("TemplateStatusUpdate");
+        types.field_update = load("FieldUpdate");
+        types.media_ref = load("MediaRef");
+        types.location = load("Location");
+        types.interactive_reply = load("InteractiveReply");
+        types.button_reply = load("ButtonReply");
+        types.reaction = load("Reaction");
+        types.message_context = load("MessageContext");
+        types.error_detail = load("ErrorDetail");
         const char* const members[] = {"MESSAGE", "STATUS", "ERROR", "TEMPLATE_STATUS",
                                        "FIELD_UPDATE"};
         for (int i = 0; i < 5; ++i)
           types.event_types[i] = events.attr("EventType").attr(members[i]);
-        py::module_ datetime = py::module_::import("datetime");
-        types.from_timestamp = datetime.attr("datetime").attr("fromtimestamp");
-        types.utc = datetime.attr("timezone").attr("utc");
         return types;
       })
       .get_stored();
 }
 
+// Unix seconds (0 to 9999-12-31T23:59:59, checked by the core) -> the aware UTC
+// datetime that datetime.fromtimestamp(seconds, timezone.utc) gives, without
+// the Python call: the date by Howard Hinnant's civil_from_days.
+py::object webhook_time(const std::optional<std::int64_t>& seconds) {
+  if (!seconds) return py::none();
+  const std::int64_t days = *seconds / 86400, second_of_day = *seconds % 86400;
+  const std::int64_t z = days + 719468, era = z / 146097, day_of_era = z - era * 146097;
+  const std::int64_t year_of_era =
+      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+  const std::int64_t day_of_year =
+      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const std::int64_t shifted_month = (5 * day_of_year + 2) / 153;  // March is 0
+  const int day = static_cast<int>(day_of_year - (153 * shifted_month + 2) / 5 + 1);
+  const int month = static_cast<int>(shifted_month < 10 ? shifted_month + 3 : shifted_month - 9);
+  const int year = static_cast<int>(year_of_era + era * 400 + (month <= 2 ? 1 : 0));
+  const int hour = static_cast<int>(second_of_day / 3600);
+  const int minute = static_cast<int>(second_of_day / 60 % 60);
+  const int second = static_cast<int>(second_of_day % 60);
+  PyObject* time =
+      PyDateTimeAPI->DateTime_FromDateAndTime(year, month, day, hour, minute, second, 0,
+                                              PyDateTime_TimeZone_UTC, PyDateTimeAPI->DateTimeType);
+  if (time == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(time);
+}
+
 // Builds one frozen, slotted event dataclass without running its __init__: the
 // instance is allocated as object.__new__ does and each slot is filled through
-// the generic setter, which is what the dataclass's own __init__ does too,
-// minus the Python frames. Keys are string literals, each made into a str once.
+// its member descriptor, as object.__setattr__ in the dataclass's own __init__
+// does, minus the attribute lookup and the Python frames. take() checks that
+// every field was set, so a field added to the dataclass cannot be forgotten.
 class WebhookObject {
  public:
-  explicit WebhookObject(const py::object& cls) {
-    auto* type = reinterpret_cast<PyTypeObject*>(cls.ptr());
+  explicit WebhookObject(const WebhookClass& cls) : cls_(cls) {
+    auto* type = reinterpret_cast<PyTypeObject*>(cls.cls.ptr());
     PyObject* instance = type->tp_alloc(type, 0);
     if (instance == nullptr) throw py::error_already_set();
     object_ = py::reinterpret_steal<py::object>(instance);
   }
-  WebhookObject& set(const char* key, const py::object& value) {
-    // By literal address; leaked like webhook_key's cache.
-    static auto& keys = *new std::unordered_map<const char*, py::object>();
-    auto found = keys.find(key);
-    if (found == keys.end()) found = keys.emplace(key, py::str(key)).first;
-    if (PyObject_GenericSetAttr(object_.ptr(), found->second.ptr(), value.ptr()) != 0) {
+  WebhookObject& set(const char* field, const py::object& value) {
+    const std::size_t index = cls_.index(field);
+    PyObject* slot = cls_.slots[index].ptr();
+    if (Py_TYPE(slot)->tp_descr_set(slot, object_.ptr(), value.ptr()) != 0) {
       throw py::error_already_set();
     }
+    set_ |= std::uint64_t{1} << index;
     return *this;
   }
-  WebhookObject& set(const char* key, std::string_view text) { return set(key, webhook_str(text)); }
-  WebhookObject& set(const char* key, const std::optional<std::string>& text) {
-    return set(key, text ? webhook_str(*text) : py::none());
+  WebhookObject& set(const char* field, std::string_view text) {
+    return set(field, webhook_str(text));
   }
-  WebhookObject& set(const char* key, const std::optional<bool>& flag) {
-    return set(key, flag ? py::object(py::bool_(*flag)) : py::none());
+  WebhookObject& set(const char* field, const std::optional<std::string>& text) {
+    return set(field, text ? webhook_str(*text) : py::none());
   }
-  WebhookObject& set(const char* key, const std::optional<wacloud::RawJson>& raw) {
-    return set(key, raw ? webhook_raw(*raw) : py::none());
+  WebhookObject& set(const char* field, const std::optional<bool>& flag) {
+    return set(field, flag ? py::object(py::bool_(*flag)) : py::none());
   }
-  // Unix seconds -> an aware UTC datetime.
-  WebhookObject& set_time(const char* key, const std::optional<std::int64_t>& seconds) {
-    if (!seconds) return set(key, py::none());
-    const WebhookTypes& types = webhook_types();
-    return set(key, types.from_timestamp(py::int_(*seconds), types.utc));
+  py::object take() {
+    for (std::size_t i = 0; i < cls_.fields.size(); ++i) {
+      if ((set_ >> i & 1) == 0) {
+        throw py::type_error("the binding does not set wacloud.events." + cls_.name + "." +
+                             cls_.fields[i]);
+      }
+    }
+    return std::move(object_);
   }
-  py::object take() { return std::move(object_); }
 
  private:
+  const WebhookClass& cls_;
   py::object object_;
+  std::uint64_t set_ = 0;
 };
 
-py::list webhook_errors(const std::vector<wacloud::ErrorDetail>& errors) {
+py::list webhook_errors(const WebhookTypes& types,
+                        const std::vector<wacloud::ErrorDetail>& errors) {
   py::list list(errors.size());
   for (std::size_t i = 0; i < errors.size(); ++i) {
     const wacloud::ErrorDetail& error = errors[i];
-    py::object detail = WebhookObject(webhook_types().error_detail)
+    py::object detail = WebhookObject(types.error_detail)
                             .set("code", py::int_(error.code))
                             .set("title", std::string_view(error.title))
                             .set("message", std::string_view(error.message))
@@ -431,30 +531,31 @@ py::list webhook_errors(const std::vector<wacloud::ErrorDetail>& errors) {
   return list;
 }
 
-void webhook_message_fields(WebhookObject& out, const wacloud::InboundMessage& message) {
+void webhook_message_fields(WebhookObject& out, const WebhookTypes& types,
+                            const wacloud::InboundMessage& message, const WebhookRawParts& parts) {
   out.set("message_id", std::string_view(message.message_id))
       .set("from_wa_id", message.from_wa_id)
       .set("from_user_id", message.from_user_id)
       .set("to_wa_id", message.to_wa_id)
       .set("contact_name", message.contact_name)
-      .set("contact", message.contact)
+      .set("contact", webhook_part(message.contact, parts))
       .set("type", std::string_view(message.type))
       .set("edited_type", message.edited_type)
       .set("text", message.text)
-      .set("order", message.order)
-      .set("system", message.system)
-      .set("referral", message.referral)
+      .set("order", webhook_part(message.order, parts))
+      .set("system", webhook_part(message.system, parts))
+      .set("referral", webhook_part(message.referral, parts))
       .set("original_message_id", message.original_message_id)
-      .set("errors", webhook_errors(message.errors))
+      .set("errors", webhook_errors(types, message.errors))
       .set("is_echo", py::bool_(message.is_echo));
   py::list contacts(message.contacts.size());
   for (std::size_t i = 0; i < message.contacts.size(); ++i) {
     PyList_SET_ITEM(contacts.ptr(), static_cast<Py_ssize_t>(i),
-                    webhook_raw(message.contacts[i]).release().ptr());
+                    webhook_part(message.contacts[i], parts).release().ptr());
   }
   out.set("contacts", contacts);
   if (const auto& media = message.media) {
-    out.set("media", WebhookObject(webhook_types().media_ref)
+    out.set("media", WebhookObject(types.media_ref)
                          .set("id", std::string_view(media->id))
                          .set("mime_type", media->mime_type)
                          .set("sha256", media->sha256)
@@ -468,7 +569,7 @@ void webhook_message_fields(WebhookObject& out, const wacloud::InboundMessage& m
     out.set("media", py::none());
   }
   if (const auto& location = message.location) {
-    out.set("location", WebhookObject(webhook_types().location)
+    out.set("location", WebhookObject(types.location)
                             .set("latitude", py::float_(location->latitude))
                             .set("longitude", py::float_(location->longitude))
                             .set("name", location->name)
@@ -479,7 +580,7 @@ void webhook_message_fields(WebhookObject& out, const wacloud::InboundMessage& m
     out.set("location", py::none());
   }
   if (const auto& reply = message.interactive) {
-    out.set("interactive", WebhookObject(webhook_types().interactive_reply)
+    out.set("interactive", WebhookObject(types.interactive_reply)
                                .set("type", std::string_view(reply->type))
                                .set("id", reply->id)
                                .set("title", reply->title)
@@ -492,7 +593,7 @@ void webhook_message_fields(WebhookObject& out, const wacloud::InboundMessage& m
     out.set("interactive", py::none());
   }
   if (const auto& button = message.button) {
-    out.set("button", WebhookObject(webhook_types().button_reply)
+    out.set("button", WebhookObject(types.button_reply)
                           .set("payload", button->payload)
                           .set("text", button->text)
                           .take());
@@ -500,7 +601,7 @@ void webhook_message_fields(WebhookObject& out, const wacloud::InboundMessage& m
     out.set("button", py::none());
   }
   if (const auto& reaction = message.reaction) {
-    out.set("reaction", WebhookObject(webhook_types().reaction)
+    out.set("reaction", WebhookObject(types.reaction)
                             .set("message_id", std::string_view(reaction->message_id))
                             .set("emoji", reaction->emoji)
                             .take());
@@ -508,19 +609,20 @@ void webhook_message_fields(WebhookObject& out, const wacloud::InboundMessage& m
     out.set("reaction", py::none());
   }
   if (const auto& context = message.context) {
-    out.set("context", WebhookObject(webhook_types().message_context)
+    out.set("context", WebhookObject(types.message_context)
                            .set("message_id", context->message_id)
                            .set("from_wa_id", context->from_wa_id)
                            .set("forwarded", py::bool_(context->forwarded))
                            .set("frequently_forwarded", py::bool_(context->frequently_forwarded))
-                           .set("referred_product", context->referred_product)
+                           .set("referred_product", webhook_part(context->referred_product, parts))
                            .take());
   } else {
     out.set("context", py::none());
   }
 }
 
-void webhook_status_fields(WebhookObject& out, const wacloud::StatusUpdate& status) {
+void webhook_status_fields(WebhookObject& out, const WebhookTypes& types,
+                           const wacloud::StatusUpdate& status) {
   out.set("message_id", std::string_view(status.message_id))
       .set("status", std::string_view(status.status))
       .set("recipient_id", status.recipient_id)
@@ -530,39 +632,56 @@ void webhook_status_fields(WebhookObject& out, const wacloud::StatusUpdate& stat
       .set("recipient_participant_id", status.recipient_participant_id)
       .set("conversation_id", status.conversation_id)
       .set("conversation_origin", status.conversation_origin)
-      .set_time("conversation_expiration", status.conversation_expiration)
+      .set("conversation_expiration", webhook_time(status.conversation_expiration))
       .set("pricing_category", status.pricing_category)
       .set("pricing_model", status.pricing_model)
       .set("pricing_type", status.pricing_type)
       .set("billable", status.billable)
-      .set("errors", webhook_errors(status.errors))
+      .set("errors", webhook_errors(types, status.errors))
       .set("biz_opaque_callback_data", status.biz_opaque_callback_data);
 }
 
-py::object webhook_event(const wacloud::Event& event) {
-  const WebhookTypes& types = webhook_types();
-  const py::object* cls = &types.field_update;
-  if (std::holds_alternative<wacloud::InboundMessage>(event.data)) cls = &types.inbound_message;
-  if (std::holds_alternative<wacloud::StatusUpdate>(event.data)) cls = &types.status_update;
-  if (std::holds_alternative<wacloud::WebhookError>(event.data)) cls = &types.webhook_error;
-  if (std::holds_alternative<wacloud::TemplateStatusUpdate>(event.data)) {
-    cls = &types.template_status_update;
+const WebhookClass& webhook_class(const WebhookTypes& types, wacloud::EventType type) {
+  switch (type) {
+    case wacloud::EventType::kMessage:
+      return types.inbound_message;
+    case wacloud::EventType::kStatus:
+      return types.status_update;
+    case wacloud::EventType::kError:
+      return types.webhook_error;
+    case wacloud::EventType::kTemplateStatus:
+      return types.template_status_update;
+    case wacloud::EventType::kFieldUpdate:
+      break;
   }
-  WebhookObject out(*cls);
-  py::object raw = webhook_raw(event.raw);
+  return types.field_update;
+}
+
+py::object webhook_event(const WebhookTypes& types, const wacloud::Event& event) {
+  const auto* message = std::get_if<wacloud::InboundMessage>(&event.data);
+  WebhookRawParts parts;
+  if (message != nullptr) {
+    parts.want(message->order);
+    parts.want(message->system);
+    parts.want(message->referral);
+    for (const wacloud::RawJson& card : message->contacts) parts.want(card);
+    if (message->context) parts.want(message->context->referred_product);
+  }
+  WebhookObject out(webhook_class(types, event.type()));
+  py::object raw = webhook_object(event.raw.get(), &parts);
   out.set("event_type", types.event_types[static_cast<int>(event.type())])
       .set("field", std::string_view(event.field))
       .set("waba_id", std::string_view(event.waba_id))
       .set("phone_number_id", event.phone_number_id)
       .set("display_phone_number", event.display_phone_number)
-      .set_time("timestamp", event.timestamp)
+      .set("timestamp", webhook_time(event.timestamp))
       .set("raw", raw);
-  if (const auto* message = std::get_if<wacloud::InboundMessage>(&event.data)) {
-    webhook_message_fields(out, *message);
+  if (message != nullptr) {
+    webhook_message_fields(out, types, *message, parts);
   } else if (const auto* status = std::get_if<wacloud::StatusUpdate>(&event.data)) {
-    webhook_status_fields(out, *status);
+    webhook_status_fields(out, types, *status);
   } else if (const auto* error = std::get_if<wacloud::WebhookError>(&event.data)) {
-    out.set("errors", webhook_errors(error->errors));
+    out.set("errors", webhook_errors(types, error->errors));
   } else if (const auto* update = std::get_if<wacloud::TemplateStatusUpdate>(&event.data)) {
     out.set("template_id", std::string_view(update->template_id))
         .set("template_name", std::string_view(update->template_name))
@@ -576,14 +695,31 @@ py::object webhook_event(const wacloud::Event& event) {
   return out.take();
 }
 
-py::list webhook_events(const std::vector<wacloud::Event>& events) {
+py::list webhook_events(const WebhookTypes& types, const std::vector<wacloud::Event>& events) {
   py::list list(events.size());
   for (std::size_t i = 0; i < events.size(); ++i) {
     PyList_SET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i),
-                    webhook_event(events[i]).release().ptr());
+                    webhook_event(types, events[i]).release().ptr());
   }
   return list;
 }
+
+// Automatic garbage collection is paused while events are built: every object
+// made survives the call and none is in a cycle, so the collections that
+// hundreds of new objects trigger would only walk them again and again (which
+// made parse_many slower than parse). The GIL is held throughout.
+class WebhookGcPause {
+ public:
+  WebhookGcPause() : was_enabled_(PyGC_Disable()) {}
+  ~WebhookGcPause() {
+    if (was_enabled_) PyGC_Enable();
+  }
+  WebhookGcPause(const WebhookGcPause&) = delete;
+  WebhookGcPause& operator=(const WebhookGcPause&) = delete;
+
+ private:
+  int was_enabled_;
+};
 
 void bind_webhook(py::module_& m) {
   m.def(
@@ -599,33 +735,62 @@ void bind_webhook(py::module_& m) {
           py::gil_scoped_release release;
           events = wacloud::parse_webhook(view);
         }
-        return webhook_events(events);
+        const WebhookTypes& types = webhook_types();
+        WebhookGcPause pause;
+        return webhook_events(types, events);
       },
       py::arg("body"));
   m.def(
       "parse_webhooks",
-      [](const py::sequence& bodies) {
-        // Copied with the GIL held: other threads may change bytearrays meanwhile.
-        std::vector<std::string> copies;
-        copies.reserve(bodies.size());
-        for (const py::handle& body : bodies) copies.emplace_back(bytes_view(body));
-        std::vector<wacloud::WebhookParseResult> results;
-        {
-          py::gil_scoped_release release;
-          results =
-              wacloud::parse_webhooks(std::vector<std::string_view>(copies.begin(), copies.end()));
-        }
+      [](const py::sequence& bodies, bool return_exceptions, std::size_t chunk) {
+        // `chunk` bodies per GIL release (webhook.py says why so few). Nothing
+        // between chunks allocates Python objects, so no collection runs over
+        // the events already built (see WebhookGcPause).
+        const std::size_t step = std::max<std::size_t>(1, chunk);
         py::object error_class = py::module_::import("wacloud.errors").attr("WebhookPayloadError");
-        py::list out(results.size());
-        for (std::size_t i = 0; i < results.size(); ++i) {
-          py::object item = results[i].error
-                                ? error_class(results[i].error->what(), results[i].error->path())
-                                : py::object(webhook_events(results[i].events));
-          PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), item.release().ptr());
+        const WebhookTypes& types = webhook_types();
+        const std::size_t count = bodies.size();
+        py::list out(count);
+        for (std::size_t start = 0; start < count; start += step) {
+          const std::size_t end = std::min(count, start + step);
+          // While the GIL is released other threads may change the sequence and
+          // bytearrays: bytes and str are held (both immutable), bytearrays copied.
+          std::vector<py::object> held;
+          std::deque<std::string> copies;
+          std::vector<std::string_view> views;
+          views.reserve(end - start);
+          for (std::size_t i = start; i < end; ++i) {
+            py::object body = bodies[i];
+            if (PyByteArray_Check(body.ptr())) {
+              views.push_back(copies.emplace_back(bytes_view(body)));
+            } else {
+              views.push_back(bytes_view(body));
+              held.push_back(std::move(body));
+            }
+          }
+          std::vector<wacloud::WebhookParseResult> results;
+          {
+            py::gil_scoped_release release;
+            results = wacloud::parse_webhooks(views);
+          }
+          WebhookGcPause pause;
+          for (std::size_t i = 0; i < results.size(); ++i) {
+            py::object item;
+            if (const auto& error = results[i].error) {
+              item = error_class(error->what(), error->path());
+              if (!return_exceptions) {  // the first bad body, in order, is raised
+                PyErr_SetObject(error_class.ptr(), item.ptr());
+                throw py::error_already_set();
+              }
+            } else {
+              item = webhook_events(types, results[i].events);
+            }
+            PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(start + i), item.release().ptr());
+          }
         }
         return out;
       },
-      py::arg("bodies"));
+      py::arg("bodies"), py::arg("return_exceptions") = false, py::arg("chunk") = 64);
   m.attr("WEBHOOK_MAX_DEPTH") = wacloud::kWebhookMaxDepth;
 }
 

@@ -528,3 +528,38 @@ def test_every_field_of_every_event_is_set():
             check(event)
             assert isinstance(event.event_type, EventType)
             assert event == type(event)(**{f.name: getattr(event, f.name) for f in dataclasses.fields(event)})
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [0, 1, 59, 86_399, 86_400, 951_782_400, 951_868_799, 1_697_043_223, 4_107_542_400, 253_402_300_799],
+)
+def test_timestamps_equal_datetime_fromtimestamp(seconds):
+    # Epoch, day and leap-day boundaries (2000-02-29), 2100-03-01, datetime.max's second.
+    message = {"from": "1", "id": "m", "timestamp": seconds, "type": "text", "text": {"body": "x"}}
+    (event,) = webhook.parse(message_body(message))
+    assert event.timestamp == datetime.fromtimestamp(seconds, timezone.utc)
+    assert event.timestamp.tzinfo is timezone.utc
+
+
+def test_fields_that_are_parts_of_raw_share_its_objects():
+    order = only("message__order.json")
+    assert order.order is order.raw["order"]
+    cards = only("message__contacts.json")
+    assert all(card is raw for card, raw in zip(cards.contacts, cards.raw["contacts"], strict=True))
+    referral = only("message__referral.json")
+    assert referral.referral is referral.raw["referral"]
+    system = only("system__phone_number_change.json")
+    assert system.system is system.raw["system"]
+
+
+def test_timestamps_across_the_whole_range_equal_datetime_fromtimestamp():
+    step = 253_402_300_799 // 4_999  # about every 1.6 years, at varying times of day
+    seconds = [i * step for i in range(5_000)]
+    messages = [
+        {"from": "1", "id": str(i), "timestamp": s, "type": "text", "text": {"body": "x"}}
+        for i, s in enumerate(seconds)
+    ]
+    body = body_with({"messages": messages})
+    got = [event.timestamp for event in webhook.parse(body)]
+    assert got == [datetime.fromtimestamp(s, timezone.utc) for s in seconds]

@@ -17,7 +17,9 @@ def verify_signature(app_secret: _BytesLike, body: _BytesLike, header: _BytesLik
 WEBHOOK_MAX_DEPTH: int
 
 def parse_webhook(body: _BytesLike) -> list[Event]: ...
-def parse_webhooks(bodies: Sequence[_BytesLike]) -> list[list[Event] | WebhookPayloadError]: ...
+def parse_webhooks(
+    bodies: Sequence[_BytesLike], return_exceptions: bool = False, chunk: int = 64
+) -> list[list[Event] | WebhookPayloadError]: ...
 
 # media: bytes-like data (any contiguous buffer) or a path (str, bytes, os.PathLike)
 _Buffer = bytes | bytearray | memoryview
