@@ -3,6 +3,8 @@ requests on the wire are exactly what the test wrote) and JSON shape comparison.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import importlib.util
 import json
 import urllib.error
@@ -86,6 +88,17 @@ def shape(value: Any) -> Any:
     if isinstance(value, list):
         return [shape(value[0])] if value else []
     return type(value).__name__
+
+
+def value_of(payload: dict[str, Any]) -> dict[str, Any]:
+    """The ``value`` of a webhook body's first change."""
+    return payload["entry"][0]["changes"][0]["value"]
+
+
+def check_signature(received: Any, secret: str) -> None:
+    """``X-Hub-Signature-256`` is the HMAC-SHA256 of the exact body, computed here independently."""
+    expected = hmac.new(secret.encode(), received.body, hashlib.sha256).hexdigest()
+    assert received.headers["X-Hub-Signature-256"] == f"sha256={expected}"
 
 
 def fixture(name: str) -> dict[str, Any]:

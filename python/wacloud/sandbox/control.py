@@ -17,7 +17,9 @@ from .routes import CORE, json_response, read_params
 ENDPOINTS = {
     "GET /_sandbox": "this index",
     "GET /_sandbox/config": "the account the sandbox plays and its limits",
-    "POST /_sandbox/inbound": "inject a user message (opens the 24-hour window), emits its webhook",
+    "POST /_sandbox/inbound": (
+        "inject a user message (opens the 24-hour window; a system notice does not), emits its webhook"
+    ),
     "GET /_sandbox/inbound": "injected user messages",
     "GET /_sandbox/messages": "messages the business sent (?to=, ?type=, ?status=)",
     "GET /_sandbox/messages/{wamid}": "one sent message with its status history",

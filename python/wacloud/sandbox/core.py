@@ -369,6 +369,7 @@ class SandboxCore:
             timestamp=int(now),
             business_number=self.config.display_phone_number,
             store=self.store_media,
+            known_name=lambda number: state.contacts.get(number, {}).get("name"),
         )
         kind = message["type"]
         if self.config.inbound_media_url and kind in inbound.MEDIA_TYPES:
@@ -387,8 +388,27 @@ class SandboxCore:
         contact = state.contacts.setdefault(wa_id, {})
         if request.get("name"):
             contact["name"] = request["name"]
-        state.windows[wa_id] = now  # a user message opens (or renews) the 24-hour window
+        if kind == "system":
+            # A notice from WhatsApp, not the user writing: it opens no window.
+            if message["system"]["type"] == "user_changed_number":
+                self._change_number(wa_id, message["system"]["wa_id"])
+        else:
+            state.windows[wa_id] = now  # a user message opens (or renews) the 24-hour window
         state.dirty = True
         if self.emitter.enabled:
             self.emitter.emit(f"message.{kind}", payloads.inbound_body(self.config, state, wa_id, message))
         return message
+
+    def _change_number(self, old: str, new: str) -> None:
+        """The user now answers on ``new``: their name and open window move there,
+        and ``old`` is no WhatsApp account any more, so templates sent to it get
+        a ``failed`` status with 131026, Meta's error for a number that is not on
+        WhatsApp (free-form sends are already refused: the window moved)."""
+        state = self.state
+        contact = state.contacts.pop(old, {})
+        state.contacts.setdefault(new, {}).update(contact)
+        window = state.windows.pop(old, None)
+        if window is not None:
+            state.windows[new] = max(window, state.windows.get(new, window))
+        state.undeliverable.add(old)
+        state.undeliverable.discard(new)

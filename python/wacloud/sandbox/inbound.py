@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +39,18 @@ _UNSUPPORTED_ERROR = {
     "error_data": {"details": "Message type is currently not supported."},
 }
 _REFERRAL_REQUIRED = ("source_url", "source_id", "source_type")
+# The fields of Meta's referral object (message__referral.json); all strings.
+_REFERRAL_FIELDS = (
+    *_REFERRAL_REQUIRED,
+    "headline",
+    "body",
+    "media_type",
+    "image_url",
+    "video_url",
+    "thumbnail_url",
+    "ctwa_clid",
+)
+_CURRENCY = re.compile(r"[A-Z]{3}")
 DEFAULT_MIME = {
     "image": "image/jpeg",
     "audio": "audio/ogg",
@@ -105,23 +119,63 @@ def _interactive(request: dict[str, Any]) -> dict[str, Any]:
     if kind not in ("button_reply", "list_reply", "nfm_reply") or not isinstance(interactive.get(kind), dict):
         raise invalid("interactive['type'] must be button_reply, list_reply or nfm_reply, with that object.")
     reply = interactive[kind]
-    required = ("response_json", "body", "name") if kind == "nfm_reply" else ("id", "title")
-    for key in required:
+    if kind == "nfm_reply":
+        return {"type": kind, kind: _flow_reply(reply)}
+    for key in ("id", "title"):
         if not isinstance(reply.get(key), str):
             raise missing(f"interactive['{kind}']['{key}']")
     return {"type": kind, kind: reply}
 
 
+def _flow_reply(reply: dict[str, Any]) -> dict[str, Any]:
+    """A completed Flow (flow_completion__completion.json). ``response_json`` is the
+    Flow's answers as a JSON *string* on the wire; an object is accepted here and
+    serialized, so callers need not double-encode it."""
+    answers = reply.get("response_json")
+    if isinstance(answers, str):
+        try:
+            answers = json.loads(answers)
+        except ValueError:
+            raise invalid(
+                "nfm_reply['response_json'] must be a JSON object (or a string holding one)."
+            ) from None
+    if not isinstance(answers, dict):
+        raise missing("nfm_reply['response_json'] (a JSON object, or a string holding one)")
+    # Meta always sends body "Sent" and name "flow"; they are only overridable for odd cases.
+    body, name = reply.get("body", "Sent"), reply.get("name", "flow")
+    if not isinstance(body, str) or not isinstance(name, str):
+        raise invalid("nfm_reply['body'] and nfm_reply['name'] must be strings.")
+    text = (
+        reply["response_json"]
+        if isinstance(reply["response_json"], str)
+        else json.dumps(answers, separators=(",", ":"), ensure_ascii=False)
+    )
+    return {"response_json": text, "body": body, "name": name}
+
+
 def build(
-    request: dict[str, Any], *, wamid: str, timestamp: int, business_number: str, store: StoreMedia
+    request: dict[str, Any],
+    *,
+    wamid: str,
+    timestamp: int,
+    business_number: str,
+    store: StoreMedia,
+    known_name: Callable[[str], str | None] = lambda _wa_id: None,
 ) -> tuple[str, dict[str, Any]]:
-    """Return (wa_id, message object) for an inject request; GraphError when it is malformed."""
+    """Return (wa_id, message object) for an inject request; GraphError when it is malformed.
+
+    ``known_name`` gives the profile name the sandbox already has for a number
+    (a number-change notice names the user even when the request does not)."""
     if "from" not in request:
         raise missing("from")
     wa_id = normalize_recipient(request["from"])
+    # Checked before the type's fields, so a bad request never leaves behind media stored for it.
+    if not isinstance(request.get("name", ""), str):
+        raise invalid("name must be a string.")
     kind = request.get("type", "text")
     if kind not in INBOUND_TYPES:
         raise invalid_parameter(f"Param type must be one of {{{', '.join(INBOUND_TYPES)}}}.")
+    referral = _referral(request["referral"]) if "referral" in request else None
     message: dict[str, Any] = {}
     reply_to = request.get("reply_to") or (request.get("context") or {}).get("message_id")
     if reply_to:
@@ -171,7 +225,9 @@ def build(
     elif kind == "order":
         message["order"] = _order(request.get("order"))
     elif kind == "system":
-        message.update(_system(request.get("system"), wa_id, timestamp, request.get("name")))
+        message.update(
+            _system(request.get("system"), wa_id, timestamp, request.get("name") or known_name(wa_id))
+        )
     elif kind == "unsupported":
         message["errors"] = [_UNSUPPORTED_ERROR]
         if request.get("unsupported_type") is not None:
@@ -180,45 +236,64 @@ def build(
             message["unsupported"] = {"type": request["unsupported_type"]}
     else:
         message["interactive"] = _interactive(request)
-    if "referral" in request:
-        message["referral"] = _referral(request["referral"])
-    if not isinstance(request.get("name", ""), str):
-        raise GraphError(131009, "name must be a string.")
+    if referral is not None:
+        message["referral"] = referral
     return wa_id, message
 
 
 def _order(order: Any) -> dict[str, Any]:
     """A cart sent from a catalog (message__order.json)."""
-    if not isinstance(order, dict) or not isinstance(order.get("catalog_id"), str):
-        raise missing("order['catalog_id']")
+    if not isinstance(order, dict) or not isinstance(order.get("catalog_id"), str) or not order["catalog_id"]:
+        raise missing("order['catalog_id'] (a string)")
     items = order.get("product_items")
     if not isinstance(items, list) or not items:
         raise missing("order['product_items'] (a non-empty array)")
+    built = []
     for index, item in enumerate(items):
         where = f"order['product_items'][{index}]"
         if not isinstance(item, dict) or not isinstance(item.get("product_retailer_id"), str):
-            raise missing(f"{where}['product_retailer_id']")
+            raise missing(f"{where}['product_retailer_id'] (a string)")
         quantity = item.get("quantity")
         if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
-            raise invalid(f"{where}['quantity'] must be a positive integer.")
+            raise invalid(f"{where}['quantity'] must be a positive integer, not {quantity!r}.")
         price = item.get("item_price")
         if isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0:
-            raise invalid(f"{where}['item_price'] must be a non-negative number.")
-        if not isinstance(item.get("currency"), str) or len(item["currency"]) != 3:
-            raise invalid(f"{where}['currency'] must be an ISO 4217 code such as 'EUR'.")
+            raise invalid(f"{where}['item_price'] must be a non-negative number, not {price!r}.")
+        currency = item.get("currency")
+        if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
+            raise invalid(f"{where}['currency'] must be an ISO 4217 code such as 'EUR', not {currency!r}.")
+        # Only Meta's four keys: whatever else the request carried is not part of an order.
+        built.append(
+            {
+                "product_retailer_id": item["product_retailer_id"],
+                "quantity": quantity,
+                "item_price": price,
+                "currency": currency,
+            }
+        )
     text = order.get("text", "")
     if not isinstance(text, str):
         raise invalid("order['text'] must be a string.")
-    return {"catalog_id": order["catalog_id"], "text": text, "product_items": items}
+    return {"catalog_id": order["catalog_id"], "text": text, "product_items": built}
 
 
-def _system(system: Any, wa_id: str, timestamp: int, name: Any) -> dict[str, Any]:
+def _system(system: Any, wa_id: str, timestamp: int, name: str | None) -> dict[str, Any]:
     """The fields of a system message: a user changed number or identity
     (system__phone_number_change.json, system__identity_change.json)."""
     kind = system.get("type") if isinstance(system, dict) else None
     if kind == "user_changed_number":
-        new_wa_id = normalize_recipient(system.get("new_wa_id", ""))
-        who = name if isinstance(name, str) and name else "User"
+        assert isinstance(system, dict)
+        new_wa_id = system.get("new_wa_id")
+        if not isinstance(new_wa_id, str) or not new_wa_id.strip():
+            raise missing("system['new_wa_id'] (the user's new phone number)")
+        try:
+            new_wa_id = normalize_recipient(new_wa_id)
+        except GraphError:
+            raise invalid(f"system['new_wa_id'] ({new_wa_id!r}) is not a valid phone number.") from None
+        if new_wa_id == wa_id:
+            raise invalid("system['new_wa_id'] must differ from the number in 'from'.")
+        # Meta's wording: "User <profile name> changed from <old> to <new>".
+        who = f"User {name}" if name else "User"
         return {
             "system": {
                 "body": f"{who} changed from {wa_id} to {new_wa_id}",
@@ -245,7 +320,11 @@ def _referral(referral: Any) -> dict[str, Any]:
     if not isinstance(referral, dict) or not all(
         isinstance(referral.get(k), str) for k in _REFERRAL_REQUIRED
     ):
-        raise missing("referral['source_url'], referral['source_id'] and referral['source_type']")
-    if not all(isinstance(value, str) for value in referral.values()):
-        raise invalid("referral must be an object of strings.")
-    return dict(referral)
+        raise missing("referral['source_url'], referral['source_id'] and referral['source_type'] (strings)")
+    unknown = sorted(set(referral) - set(_REFERRAL_FIELDS))
+    if unknown:
+        raise invalid(f"referral has unknown fields {unknown}; it takes {', '.join(_REFERRAL_FIELDS)}.")
+    wrong = sorted(key for key, value in referral.items() if not isinstance(value, str))
+    if wrong:
+        raise invalid(f"referral fields {wrong} must be strings.")
+    return {key: referral[key] for key in _REFERRAL_FIELDS if key in referral}
