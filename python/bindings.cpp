@@ -405,10 +405,11 @@ struct WebhookClass {
 // The classes events are built as, looked up once (never destroyed: they may be
 // needed until the interpreter is gone).
 struct WebhookTypes {
-  WebhookClass inbound_message, status_update, webhook_error, template_status_update, field_update;
+  WebhookClass inbound_message, status_update, webhook_error, template_status_update, field_update,
+      invalid_item;
   WebhookClass media_ref, location, interactive_reply, button_reply, reaction, message_context,
       error_detail;
-  py::object event_types[5];  // EventType members, in wacloud::EventType order
+  py::object event_types[6];  // EventType members, in wacloud::EventType order
 };
 
 const WebhookTypes& webhook_types() {
@@ -426,6 +427,7 @@ const WebhookTypes& webhook_types() {
         types.webhook_error = load("WebhookError");
         types.template_status_update = load("TemplateStatusUpdate");
         types.field_update = load("FieldUpdate");
+        types.invalid_item = load("InvalidItem");
         types.media_ref = load("MediaRef");
         types.location = load("Location");
         types.interactive_reply = load("InteractiveReply");
@@ -433,9 +435,9 @@ const WebhookTypes& webhook_types() {
         types.reaction = load("Reaction");
         types.message_context = load("MessageContext");
         types.error_detail = load("ErrorDetail");
-        const char* const members[] = {"MESSAGE", "STATUS", "ERROR", "TEMPLATE_STATUS",
-                                       "FIELD_UPDATE"};
-        for (int i = 0; i < 5; ++i)
+        const char* const members[] = {"MESSAGE",         "STATUS",       "ERROR",
+                                       "TEMPLATE_STATUS", "FIELD_UPDATE", "INVALID"};
+        for (int i = 0; i < 6; ++i)
           types.event_types[i] = events.attr("EventType").attr(members[i]);
         return types;
       })
@@ -536,7 +538,11 @@ void webhook_message_fields(WebhookObject& out, const WebhookTypes& types,
   out.set("message_id", std::string_view(message.message_id))
       .set("from_wa_id", message.from_wa_id)
       .set("from_user_id", message.from_user_id)
+      .set("from_parent_user_id", message.from_parent_user_id)
       .set("to_wa_id", message.to_wa_id)
+      .set("to_user_id", message.to_user_id)
+      .set("to_parent_user_id", message.to_parent_user_id)
+      .set("group_id", message.group_id)
       .set("contact_name", message.contact_name)
       .set("contact", webhook_part(message.contact, parts))
       .set("type", std::string_view(message.type))
@@ -546,6 +552,7 @@ void webhook_message_fields(WebhookObject& out, const WebhookTypes& types,
       .set("system", webhook_part(message.system, parts))
       .set("referral", webhook_part(message.referral, parts))
       .set("original_message_id", message.original_message_id)
+      .set("unsupported_type", message.unsupported_type)
       .set("errors", webhook_errors(types, message.errors))
       .set("is_echo", py::bool_(message.is_echo));
   py::list contacts(message.contacts.size());
@@ -588,6 +595,10 @@ void webhook_message_fields(WebhookObject& out, const WebhookTypes& types,
                                .set("response_json", reply->response_json)
                                .set("body", reply->body)
                                .set("name", reply->name)
+                               .set("response", reply->response)
+                               .set("response_source", reply->response_source)
+                               .set("expiration", webhook_time(reply->expiration))
+                               .set("content", webhook_part(reply->content, parts))
                                .take());
   } else {
     out.set("interactive", py::none());
@@ -622,8 +633,9 @@ void webhook_message_fields(WebhookObject& out, const WebhookTypes& types,
 }
 
 void webhook_status_fields(WebhookObject& out, const WebhookTypes& types,
-                           const wacloud::StatusUpdate& status) {
+                           const wacloud::StatusUpdate& status, const WebhookRawParts& parts) {
   out.set("message_id", std::string_view(status.message_id))
+      .set("contact", webhook_part(status.contact, parts))
       .set("status", std::string_view(status.status))
       .set("recipient_id", status.recipient_id)
       .set("recipient_user_id", status.recipient_user_id)
@@ -651,6 +663,8 @@ const WebhookClass& webhook_class(const WebhookTypes& types, wacloud::EventType 
       return types.webhook_error;
     case wacloud::EventType::kTemplateStatus:
       return types.template_status_update;
+    case wacloud::EventType::kInvalid:
+      return types.invalid_item;
     case wacloud::EventType::kFieldUpdate:
       break;
   }
@@ -666,6 +680,7 @@ py::object webhook_event(const WebhookTypes& types, const wacloud::Event& event)
     parts.want(message->referral);
     for (const wacloud::RawJson& card : message->contacts) parts.want(card);
     if (message->context) parts.want(message->context->referred_product);
+    if (message->interactive) parts.want(message->interactive->content);
   }
   WebhookObject out(webhook_class(types, event.type()));
   py::object raw = webhook_object(event.raw.get(), &parts);
@@ -679,7 +694,7 @@ py::object webhook_event(const WebhookTypes& types, const wacloud::Event& event)
   if (message != nullptr) {
     webhook_message_fields(out, types, *message, parts);
   } else if (const auto* status = std::get_if<wacloud::StatusUpdate>(&event.data)) {
-    webhook_status_fields(out, types, *status);
+    webhook_status_fields(out, types, *status, parts);
   } else if (const auto* error = std::get_if<wacloud::WebhookError>(&event.data)) {
     out.set("errors", webhook_errors(types, error->errors));
   } else if (const auto* update = std::get_if<wacloud::TemplateStatusUpdate>(&event.data)) {
@@ -689,6 +704,11 @@ py::object webhook_event(const WebhookTypes& types, const wacloud::Event& event)
         .set("status", std::string_view(update->status))
         .set("reason", update->reason)
         .set("category", update->category);
+  } else if (const auto* invalid = std::get_if<wacloud::InvalidItem>(&event.data)) {
+    out.set("kind", std::string_view(invalid->kind))
+        .set("path", std::string_view(invalid->path))
+        .set("reason", std::string_view(invalid->reason))
+        .set("item_id", invalid->item_id);
   } else {
     out.set("value", raw);  // FieldUpdate: the change's value is its raw JSON
   }

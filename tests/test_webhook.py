@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import pytest
 
 import wacloud
-from fixture_files import FIXTURES_DIR
+from fixture_files import FIXTURES_DIR, all_fixture_paths
 from wacloud import _core, webhook
 from wacloud.events import (
     ButtonReply,
@@ -14,6 +14,7 @@ from wacloud.events import (
     FieldUpdate,
     InboundMessage,
     InteractiveReply,
+    InvalidItem,
     Location,
     MediaRef,
     MessageContext,
@@ -24,7 +25,7 @@ from wacloud.events import (
     WebhookError,
 )
 
-FIXTURES = sorted(FIXTURES_DIR.glob("*.json"))
+FIXTURES = all_fixture_paths()  # the corpus, plus shared extras when present
 MESSAGE_FIELDS = {"messages", "smb_message_echoes"}
 
 
@@ -90,7 +91,12 @@ def test_every_fixture_parses_and_every_id_appears_once(path):
     assert [raw for *_, raw in found] == [raw for *_, raw in expected_raw]
 
     generic = [e for e in events if isinstance(e, (FieldUpdate, TemplateStatusUpdate))]
-    assert [(e.field, e.raw) for e in generic] == other_values
+    assert [(e.field, e.raw) for e in generic if e.field not in MESSAGE_FIELDS] == other_values
+    # A messages value is handed over whole when part of it is in no event above.
+    message_values = [
+        c["value"] for entry in payload["entry"] for c in entry["changes"] if c["field"] in MESSAGE_FIELDS
+    ]
+    assert all(e.raw in message_values for e in generic if e.field in MESSAGE_FIELDS)
 
 
 def test_text_message_fields():
@@ -169,7 +175,13 @@ def test_interactive_button_and_flow_replies():
     assert flow.type == "nfm_reply" and (flow.body, flow.name) == ("Sent", "flow")
     assert json.loads(flow.response_json)["flow_token"] == "AQAAAAACS5FpgQ_cAAAAAD0QI3s."
     permission = only("call_permission_update__accept.json")
-    assert permission.interactive == InteractiveReply(type="call_permission_reply")
+    assert permission.interactive == InteractiveReply(
+        type="call_permission_reply",
+        response="accept",
+        response_source="user_action",
+        expiration=datetime.fromtimestamp(1753186982, timezone.utc),
+        content=permission.raw["interactive"]["call_permission_reply"],
+    )
     assert permission.raw["interactive"]["call_permission_reply"]["response"] == "accept"
 
     quick = only("callback_button__quick_reply.json")
@@ -255,13 +267,19 @@ def test_message_echoes():
         "<WHATSAPP_USER_PHONE_NUMBER>",
     )
     assert text.text == "Test message"
-    edit = only("outgoing_message__edit.json")
+    assert (text.to_user_id, text.to_parent_user_id) == ("<BSUID>", "<PARENT_BSUID>")
+    assert text.contact_name == "Test Name"  # the one contacts entry is the user's
+    edit, whole = webhook.parse(load("outgoing_message__edit.json"))
     assert (edit.text, edit.edited_type, edit.original_message_id) == (
         "Text was edited",
         "text",
         "wamid.zzzzzz",
     )
-    delete = only("outgoing_message__delete.json")
+    # The entry names the echo's sender, not the user it went to: it is nobody's
+    # contact, so the value is handed over whole too.
+    assert edit.contact_name is None
+    assert isinstance(whole, FieldUpdate) and whole.value["contacts"] == whole.raw["contacts"]
+    delete = webhook.parse(load("outgoing_message__delete.json"))[0]
     assert (delete.type, delete.original_message_id) == ("revoke", "wamid.zzzzzz")
 
 
@@ -292,6 +310,9 @@ def test_statuses_with_conversation_pricing_and_errors():
         "group",
         "<GROUP_PARTICIPANT_USER_PHONE_NUMBER>",
     )
+    assert group.contact["user_id"] == "US.123456"  # the one contacts entry
+    plain = only("message_status__sent.json")
+    assert plain.contact["wa_id"] == plain.recipient_id == "972987654321"
     assert only("message_status__played.json").status == MessageStatus.PLAYED
     assert only("message_status__delivered.json").conversation_expiration is None
 
@@ -365,7 +386,7 @@ MESSAGE_PATH = "entry[0].changes[0].value.messages[0]"
         (b"[]", "$"),
         (b'{"object": "whatsapp_business_account", "entry": [] ', "$"),
         (b'{"object": "page", "entry": []}', "object"),
-        (b'{"entry": []}', "object"),
+        (b'{"object": ["whatsapp_business_account"], "entry": []}', "object"),
         (b'{"object": "whatsapp_business_account", "entry": {}}', "entry"),
         (b'{"object": "whatsapp_business_account", "entry": [{"id": "1"}]}', "entry[0].changes"),
         (
@@ -377,39 +398,13 @@ MESSAGE_PATH = "entry[0].changes[0].value.messages[0]"
             "entry[0].changes[0].value",
         ),
         (body_with({"metadata": []}), "entry[0].changes[0].value.metadata"),
-        (
-            body_with({"statuses": [{"status": "sent", "timestamp": "1"}]}),
-            "entry[0].changes[0].value.statuses[0].id",
-        ),
-        (
-            body_with({"statuses": [{"id": "s", "status": "sent"}]}),
-            "entry[0].changes[0].value.statuses[0].timestamp",
-        ),
-        (
-            body_with(
-                {
-                    "statuses": [
-                        {"id": "s", "status": "sent", "timestamp": "1", "pricing": {"billable": "yes"}}
-                    ]
-                }
-            ),
-            "entry[0].changes[0].value.statuses[0].pricing.billable",
-        ),
+        (body_with({"contacts": [7]}), "entry[0].changes[0].value.contacts[0]"),
+        (body_with({"messages": {}}), "entry[0].changes[0].value.messages"),
+        (body_with({"errors": [{"code": "E"}]}), "entry[0].changes[0].value.errors[0].code"),
         (
             body_with({"event": "APPROVED"}, "message_template_status_update"),
             "entry[0].changes[0].value.message_template_id",
         ),
-        (message_body({"from": "1", "timestamp": "1", "type": "text"}), f"{MESSAGE_PATH}.id"),
-        (bad_message(timestamp="yesterday"), f"{MESSAGE_PATH}.timestamp"),
-        (bad_message(timestamp=1.5), f"{MESSAGE_PATH}.timestamp"),
-        (bad_message(timestamp=99999999999999), f"{MESSAGE_PATH}.timestamp"),
-        (bad_message(text="hello"), f"{MESSAGE_PATH}.text"),
-        (bad_message(type="image", image={"caption": "no id"}), f"{MESSAGE_PATH}.image.id"),
-        (bad_message(type="reaction", reaction={"emoji": "x"}), f"{MESSAGE_PATH}.reaction.message_id"),
-        (bad_message(type="contacts", contacts={"name": "x"}), f"{MESSAGE_PATH}.contacts"),
-        (bad_message(context={"id": 5}), f"{MESSAGE_PATH}.context.id"),
-        (bad_message(errors=[{"code": "E"}]), f"{MESSAGE_PATH}.errors[0].code"),
-        (bad_message(type=["text"]), f"{MESSAGE_PATH}.type"),
     ],
 )
 def test_malformed_bodies_raise_with_path(body, path):
@@ -418,6 +413,97 @@ def test_malformed_bodies_raise_with_path(body, path):
     assert caught.value.path == path
     assert isinstance(caught.value, ValueError)
     assert path in str(caught.value)
+
+
+GOOD_MESSAGE = {"from": "1", "id": "good", "timestamp": "1", "type": "text", "text": {"body": "ok"}}
+GOOD_STATUS = {"id": "good", "status": "delivered", "timestamp": "2", "recipient_id": "1"}
+STATUS_PATH = "entry[0].changes[0].value.statuses[0]"
+
+
+def bad_status(**fields):
+    return {"id": "s", "status": "sent", "timestamp": "1", **fields}
+
+
+@pytest.mark.parametrize(
+    ("item", "path", "reason"),
+    [
+        ({"status": "sent", "timestamp": "1"}, f"{STATUS_PATH}.id", "is missing"),
+        ({"id": "s", "status": "sent"}, f"{STATUS_PATH}.timestamp", "is missing"),
+        (
+            bad_status(pricing={"billable": "yes"}),
+            f"{STATUS_PATH}.pricing.billable",
+            "expected a boolean, got a string",
+        ),
+        ({"from": "1", "timestamp": "1", "type": "text"}, f"{MESSAGE_PATH}.id", "is missing"),
+        (
+            {"from": "1", "id": "m", "timestamp": "yesterday", "type": "text"},
+            f"{MESSAGE_PATH}.timestamp",
+            'expected Unix seconds, got "yesterday"',
+        ),
+        (
+            {"from": "1", "id": "m", "timestamp": 1.5, "type": "text"},
+            f"{MESSAGE_PATH}.timestamp",
+            "expected Unix seconds (an integer or a string of digits), got a number",
+        ),
+        (
+            {"from": "1", "id": "m", "timestamp": 99999999999999, "type": "text"},
+            f"{MESSAGE_PATH}.timestamp",
+            "timestamp out of range (0 to 253402300799)",
+        ),
+        (
+            {"from": "1", "id": "m", "timestamp": "1", "type": "text", "text": "hello"},
+            f"{MESSAGE_PATH}.text",
+            "expected an object, got a string",
+        ),
+        (
+            {"from": "1", "id": "m", "timestamp": "1", "type": "image", "image": {"caption": "no id"}},
+            f"{MESSAGE_PATH}.image.id",
+            "is missing",
+        ),
+        (
+            {"from": "1", "id": "m", "timestamp": "1", "type": "reaction", "reaction": {"emoji": "x"}},
+            f"{MESSAGE_PATH}.reaction.message_id",
+            "is missing",
+        ),
+        (
+            {"from": "1", "id": "m", "timestamp": "1", "type": "contacts", "contacts": {"name": "x"}},
+            f"{MESSAGE_PATH}.contacts",
+            "expected an array, got an object",
+        ),
+        (
+            {"from": "1", "id": "m", "timestamp": "1", "type": "text", "context": {"id": 5}},
+            f"{MESSAGE_PATH}.context.id",
+            "expected a string, got an integer",
+        ),
+        (
+            {"from": "1", "id": "m", "timestamp": "1", "type": "text", "errors": [{"code": "E"}]},
+            f"{MESSAGE_PATH}.errors[0].code",
+            "expected an integer, got a string",
+        ),
+        (
+            {"from": "1", "id": "m", "timestamp": "1", "type": ["text"]},
+            f"{MESSAGE_PATH}.type",
+            "expected a string, got an array",
+        ),
+    ],
+)
+def test_malformed_items_become_invalid_items_and_neighbours_parse(item, path, reason):
+    is_status = path.startswith(STATUS_PATH)
+    key, good = ("statuses", GOOD_STATUS) if is_status else ("messages", GOOD_MESSAGE)
+    invalid, neighbour = webhook.parse(
+        body_with({"metadata": {"phone_number_id": "5", "display_phone_number": "1"}, key: [item, good]})
+    )
+    assert isinstance(invalid, InvalidItem) and invalid.event_type is EventType.INVALID
+    assert (invalid.kind, invalid.path, invalid.reason) == (
+        "status" if is_status else "message",
+        path,
+        f"{path}: {reason}",
+    )
+    assert invalid.raw == item
+    assert invalid.item_id == item.get("id")
+    assert (invalid.field, invalid.waba_id, invalid.phone_number_id) == ("messages", "1", "5")
+    assert isinstance(neighbour, StatusUpdate if is_status else InboundMessage)
+    assert neighbour.message_id == "good" and neighbour.raw == good
 
 
 def test_deep_nesting_is_refused():
@@ -455,10 +541,10 @@ def test_strings_decode_like_json_loads():
         "text": {"body": "caf\u00e9 \U0001f600"},
     }
     assert webhook.parse(message_body(message))[0].text == "caf\u00e9 \U0001f600"
-    # Boost.JSON refuses a lone surrogate escape (json.loads would accept it)
-    # and invalid UTF-8: both are typed errors, never a UnicodeDecodeError.
-    with pytest.raises(wacloud.WebhookPayloadError):
-        webhook.parse(message_body(message).replace("caf\\u00e9", "\\ud800"))
+    # A lone surrogate escape (json.loads keeps it) is read as U+FFFD; invalid
+    # UTF-8 is a typed error, never a UnicodeDecodeError.
+    lone = webhook.parse(message_body(message).replace("caf\\u00e9", "\\ud800"))
+    assert lone[0].text == "\ufffd \U0001f600"
     with pytest.raises(wacloud.WebhookPayloadError):
         webhook.parse(message_body(message).encode().replace(b"caf", b"\xff\xfe"))
 

@@ -213,6 +213,8 @@ std::vector<ErrorDetail> parse_errors(const json::object& parent, std::string_vi
     error.href = optional_string(item, "href", item_path).value_or("");
     if (const json::object* data = optional_object(item, "error_data", item_path)) {
       error.details = optional_string(*data, "details", item_path.child("error_data")).value_or("");
+    } else {  // the older shape: details beside title, no error_data
+      error.details = optional_string(item, "details", item_path).value_or("");
     }
     errors.push_back(std::move(error));
   }
@@ -262,6 +264,12 @@ Event parse_status(const json::object& status, const Path& path, const ChangeSco
     update.pricing_type = optional_string(*pricing, "type", pricing_path);
   }
   update.errors = parse_errors(status, "errors", path);
+  // Group messages: recipient_id is the group, the contact is the participant's.
+  const json::object* contact = find_contact(scope, update.recipient_id, update.recipient_user_id);
+  if (contact == nullptr && update.recipient_participant_id) {
+    contact = find_contact(scope, update.recipient_participant_id, std::nullopt);
+  }
+  if (contact != nullptr) update.contact = scope.raw(*contact);
   Event event = scope.event(status, timestamp);
   event.data = std::move(update);
   return event;
@@ -284,10 +292,101 @@ Event field_update(const json::object& value, const ChangeScope& scope) {
   return event;
 }
 
+// An item of messages[], message_echoes[] or statuses[] that could not be read.
+// Its id and timestamp are kept when they are readable on their own.
+Event invalid_item(const json::value& item, const char* kind, const WebhookPayloadError& error,
+                   const Path& path, const ChangeScope& scope) {
+  static const json::object kNotAnObject;  // raw of an item that is not an object
+  const json::object* object = item.if_object();
+  InvalidItem invalid{kind, error.path(), error.what(), std::nullopt};
+  std::optional<std::int64_t> timestamp;
+  if (object != nullptr) {
+    try {
+      invalid.item_id = optional_id(*object, "id", path);
+    } catch (const WebhookPayloadError&) {
+    }
+    try {
+      timestamp = optional_timestamp(*object, "timestamp", path);
+    } catch (const WebhookPayloadError&) {
+    }
+  }
+  Event event = scope.event(object != nullptr ? *object : kNotAnObject, timestamp);
+  event.data = std::move(invalid);
+  return event;
+}
+
+// The contacts[] entry an event is about (messages: the user; statuses: the recipient).
+std::optional<RawJson>* contact_slot(Event& event) {
+  if (auto* message = std::get_if<InboundMessage>(&event.data)) return &message->contact;
+  if (auto* status = std::get_if<StatusUpdate>(&event.data)) return &status->contact;
+  return nullptr;
+}
+
+// Checks that every value.contacts[] entry is some event's contact. Entries
+// match by wa_id or user_id; Meta documents that a user's wa_id may differ from
+// the number in `from`, so a single entry that matched nothing exactly is the
+// user's contact of every message, echo and status of the value without one
+// (but never of an echo it names as the sender). Returns false when an entry is
+// still nobody's contact, so the caller can hand the value over whole.
+bool share_contacts(const json::array& contacts, const ChangeScope& scope, std::vector<Event>& out,
+                    std::size_t first_event) {
+  bool all_claimed = true;
+  for (const json::value& entry : contacts) {
+    const json::object* contact = &entry.get_object();  // checked by checked_contacts
+    bool claimed = false;
+    for (std::size_t i = first_event; i < out.size() && !claimed; ++i) {
+      const std::optional<RawJson>* slot = contact_slot(out[i]);
+      claimed = slot != nullptr && *slot && &(*slot)->get() == contact;
+    }
+    if (!claimed && contacts.size() == 1) {
+      for (std::size_t i = first_event; i < out.size(); ++i) {
+        std::optional<RawJson>* slot = contact_slot(out[i]);
+        if (slot == nullptr || *slot) continue;
+        if (auto* message = std::get_if<InboundMessage>(&out[i].data)) {
+          if (message->is_echo &&
+              contact_names(*contact, message->from_wa_id, message->from_user_id)) {
+            continue;
+          }
+          set_contact(*message, scope, *contact);
+        } else {
+          *slot = scope.raw(*contact);
+        }
+        claimed = true;
+      }
+    }
+    all_claimed &= claimed;
+  }
+  return all_claimed;
+}
+
+// True when the value holds something no event carries: a key this parser does
+// not know, metadata beyond the two ids, or a messaging_product other than
+// "whatsapp".
+bool has_unmodelled_parts(const json::object& value) {
+  for (const auto& item : value) {
+    const std::string_view key = item.key();
+    if (key == "messaging_product") {
+      const json::string* text = item.value().if_string();
+      if (text == nullptr || *text != "whatsapp") return true;
+    } else if (key == "metadata") {
+      if (const json::object* metadata = item.value().if_object()) {
+        for (const auto& id : *metadata) {
+          if (id.key() != "phone_number_id" && id.key() != "display_phone_number") return true;
+        }
+      }
+    } else if (!is_known_message_value_key(key)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // A messages-shaped value: its arrays are parsed by key, whatever the field.
+// One unreadable item becomes an InvalidItem; its neighbours are still parsed.
 void parse_message_value(const json::object& value, const Path& path, const ChangeScope& scope,
                          std::vector<Event>& out) {
   const std::size_t first_event = out.size();
+  bool item_lost = false;  // an item that is not an object: its raw cannot hold it
   const std::pair<std::string_view, bool> message_arrays[] = {{"messages", false},
                                                               {"message_echoes", true}};
   for (const auto& [key, is_echo] : message_arrays) {
@@ -295,8 +394,14 @@ void parse_message_value(const json::object& value, const Path& path, const Chan
       const Path array_path = path.child(key);
       for (std::size_t i = 0; i < messages->size(); ++i) {
         const Path item_path = array_path.at(i);
-        out.push_back(
-            parse_message(require_object((*messages)[i], item_path), item_path, scope, is_echo));
+        const json::value& item = (*messages)[i];
+        try {
+          out.push_back(parse_message(require_object(item, item_path), item_path, scope, is_echo));
+        } catch (const WebhookPayloadError& error) {
+          out.push_back(
+              invalid_item(item, is_echo ? "message_echo" : "message", error, item_path, scope));
+          item_lost |= !item.is_object();
+        }
       }
     }
   }
@@ -304,20 +409,28 @@ void parse_message_value(const json::object& value, const Path& path, const Chan
     const Path array_path = path.child("statuses");
     for (std::size_t i = 0; i < statuses->size(); ++i) {
       const Path item_path = array_path.at(i);
-      out.push_back(parse_status(require_object((*statuses)[i], item_path), item_path, scope));
+      const json::value& item = (*statuses)[i];
+      try {
+        out.push_back(parse_status(require_object(item, item_path), item_path, scope));
+      } catch (const WebhookPayloadError& error) {
+        out.push_back(invalid_item(item, "status", error, item_path, scope));
+        item_lost |= !item.is_object();
+      }
     }
   }
+  const bool contacts_lost = scope.contacts != nullptr && !scope.contacts->empty() &&
+                             !share_contacts(*scope.contacts, scope, out, first_event);
   if (value.contains("errors")) {
     WebhookError error{parse_errors(value, "errors", path)};
     Event event = scope.event(value, scope.entry_time);
     event.data = std::move(error);
     out.push_back(std::move(event));
   }
-  // A value that produced nothing, or carries keys this parser does not know,
-  // is also handed over whole so nothing Meta sends is lost.
-  bool has_unknown_key = false;
-  for (const auto& item : value) has_unknown_key |= !is_known_message_value_key(item.key());
-  if (out.size() == first_event || has_unknown_key) out.push_back(field_update(value, scope));
+  // A value that produced nothing, or holds what no event above carries, is
+  // also handed over whole so nothing Meta sends is lost.
+  if (out.size() == first_event || item_lost || contacts_lost || has_unmodelled_parts(value)) {
+    out.push_back(field_update(value, scope));
+  }
 }
 
 Event parse_template_status(const json::object& value, const Path& path, const ChangeScope& scope) {
@@ -368,9 +481,11 @@ void parse_change(const json::object& change, const Path& path, ChangeScope& sco
   if (field == "messages" || field == "smb_message_echoes") {
     scope.contacts = checked_contacts(value, value_path);
     parse_message_value(value, value_path, scope, out);
-  } else if (field == "message_template_status_update") {
+  } else if (field == "message_template_status_update" && find(value, "event") != nullptr) {
     out.push_back(parse_template_status(value, value_path, scope));
   } else {
+    // Every other field, and template quality updates that Meta's own docs label
+    // message_template_status_update (they have no "event"), is handed over whole.
     out.push_back(field_update(value, scope));
   }
   scope.contacts = nullptr;
@@ -387,7 +502,60 @@ struct Document {
   json::value value;
 };
 
-std::shared_ptr<const json::value> parse_document(std::string_view body) {
+// "\uXXXX" at `at` as its code unit, or -1 when there is no such escape there.
+int escaped_code_unit(std::string_view text, std::size_t at) {
+  if (at + 6 > text.size() || text[at] != '\\' || text[at + 1] != 'u') return -1;
+  int unit = 0;
+  for (std::size_t i = at + 2; i < at + 6; ++i) {
+    const char c = text[i];
+    int digit = 0;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      digit = c - 'A' + 10;
+    } else {
+      return -1;
+    }
+    unit = unit * 16 + digit;
+  }
+  return unit;
+}
+
+// Boost.JSON before 1.82 refuses a whole body for one lone UTF-16 surrogate
+// escape ("\ud800" with no low surrogate escape after it, or a lone "\udc00"),
+// which json.loads accepts. A copy with each such escape rewritten to "\ufffd"
+// (U+FFFD, what allow_invalid_utf16 gives in later versions) has the same length,
+// so byte offsets in later errors stay right. Every backslash in valid JSON
+// starts an escape inside a string, so escapes are read in order from each
+// backslash: an escaped backslash ("\\ud800") is skipped with its pair.
+// nullopt when there is no lone surrogate escape.
+std::optional<std::string> replace_lone_surrogates(std::string_view body) {
+  std::string text(body);
+  bool replaced = false;
+  for (std::size_t at = text.find('\\'); at != std::string::npos; at = text.find('\\', at)) {
+    const int unit = escaped_code_unit(text, at);
+    if (unit < 0xD800 || unit > 0xDFFF) {  // another escape, or not a surrogate
+      at += 2;
+      continue;
+    }
+    if (unit <= 0xDBFF) {
+      const int next = escaped_code_unit(text, at + 6);
+      if (next >= 0xDC00 && next <= 0xDFFF) {  // a well-formed pair
+        at += 12;
+        continue;
+      }
+    }
+    text.replace(at, 6, "\\ufffd");
+    at += 6;
+    replaced = true;
+  }
+  if (!replaced) return std::nullopt;
+  return text;
+}
+
+std::shared_ptr<const json::value> parse_document(std::string_view body, bool repaired = false) {
   json::parse_options options;
   options.max_depth = kWebhookMaxDepth;
   // Parsed trees take about twice the text: one block for most bodies.
@@ -399,6 +567,17 @@ std::shared_ptr<const json::value> parse_document(std::string_view body) {
   parser.reset(json::storage_ptr(&document->arena));
   json::error_code error;
   const std::size_t consumed = parser.write(body.data(), body.size(), error);
+  // A high surrogate escape followed by anything but a backslash is a syntax
+  // error to Boost 1.81, not a surrogate error: both are retried when the body
+  // holds a lone surrogate escape (failing bodies only: the scan costs nothing
+  // on the way bodies usually take).
+  if (!repaired &&
+      (error == json::error::illegal_leading_surrogate ||
+       error == json::error::illegal_trailing_surrogate || error == json::error::syntax)) {
+    if (const std::optional<std::string> text = replace_lone_surrogates(body)) {
+      return parse_document(*text, true);
+    }
+  }
   if (error == json::error::too_deep) {
     throw WebhookPayloadError(
         "$", "nested deeper than the limit of " + std::to_string(kWebhookMaxDepth) + " levels");
@@ -421,9 +600,10 @@ std::vector<Event> parse_webhook(std::string_view body) {
   const std::shared_ptr<const json::value> document = parse_document(body);
   const Path root;
   const json::object& payload = require_object(*document, root);
-  const std::string object = required_string(payload, "object", root);
-  if (object != "whatsapp_business_account") {
-    fail(root.child("object"), "expected \"whatsapp_business_account\", got \"" + object + "\"");
+  // Meta's own example bodies sometimes leave "object" out: only another value is refused.
+  const std::optional<std::string> object = optional_string(payload, "object", root);
+  if (object && *object != "whatsapp_business_account") {
+    fail(root.child("object"), "expected \"whatsapp_business_account\", got \"" + *object + "\"");
   }
   const json::array* entries = optional_array(payload, "entry", root);
   if (entries == nullptr) fail(root.child("entry"), "is missing");

@@ -75,4 +75,15 @@ struct ChangeScope {
 Event parse_message(const boost::json::object& message, const Path& path, const ChangeScope& scope,
                     bool is_echo);
 
+// True when the contacts[] entry's wa_id (or BSUID user_id) is exactly the one given.
+bool contact_names(const boost::json::object& contact, const std::optional<std::string>& wa_id,
+                   const std::optional<std::string>& user_id);
+// The value.contacts[] entry whose wa_id (or BSUID user_id) is exactly the one given.
+const boost::json::object* find_contact(const ChangeScope& scope,
+                                        const std::optional<std::string>& wa_id,
+                                        const std::optional<std::string>& user_id);
+// Makes `contact` the message's contact (and its profile name the contact_name).
+void set_contact(InboundMessage& message, const ChangeScope& scope,
+                 const boost::json::object& contact);
+
 }  // namespace wacloud::webhook_detail

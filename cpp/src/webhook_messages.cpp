@@ -44,13 +44,15 @@ Location parse_location(const json::object& location, const Path& path) {
   return out;
 }
 
-InteractiveReply parse_interactive(const json::object& interactive, const Path& path) {
+InteractiveReply parse_interactive(const json::object& interactive, const Path& path,
+                                   const ChangeScope& scope) {
   InteractiveReply reply;
   reply.type = required_string(interactive, "type", path);
-  // Newer reply kinds (e.g. call_permission_reply) keep only their type here;
-  // their content stays in the event's raw JSON.
+  // Every kind keeps its own object in `content`; the kinds whose shape Meta
+  // documents also get typed fields.
   const json::object* content = optional_object(interactive, reply.type, path);
   if (content == nullptr) return reply;
+  reply.content = scope.raw(*content);
   const Path content_path = path.child(reply.type);
   if (reply.type == "button_reply" || reply.type == "list_reply") {
     reply.id = optional_string(*content, "id", content_path);
@@ -60,6 +62,10 @@ InteractiveReply parse_interactive(const json::object& interactive, const Path& 
     reply.response_json = optional_string(*content, "response_json", content_path);
     reply.body = optional_string(*content, "body", content_path);
     reply.name = optional_string(*content, "name", content_path);
+  } else if (reply.type == "call_permission_reply") {
+    reply.response = optional_string(*content, "response", content_path);
+    reply.response_source = optional_string(*content, "response_source", content_path);
+    reply.expiration = optional_timestamp(*content, "expiration_timestamp", content_path);
   }
   return reply;
 }
@@ -101,7 +107,7 @@ void parse_content(const json::object& message, const std::string& type, const P
   } else if (type == "location") {
     out.location = parse_location(content, content_path);
   } else if (type == "interactive") {
-    out.interactive = parse_interactive(content, content_path);
+    out.interactive = parse_interactive(content, content_path, scope);
   } else if (type == "button") {
     out.button = ButtonReply{optional_string(content, "payload", content_path),
                              optional_string(content, "text", content_path)};
@@ -115,6 +121,8 @@ void parse_content(const json::object& message, const std::string& type, const P
     out.order = scope.raw(content);
   } else if (type == "system") {
     out.system = scope.raw(content);
+  } else if (type == "unsupported") {
+    out.unsupported_type = optional_string(content, "type", content_path);
   } else if (type == "revoke") {
     out.original_message_id = required_id(content, "original_message_id", content_path);
   } else if (type == "edit") {
@@ -131,30 +139,40 @@ void parse_content(const json::object& message, const std::string& type, const P
       }
     }
   }
-  // Any other type (unsupported, or one Meta adds later) keeps only the raw JSON.
+  // Any other type (one Meta adds later) keeps only the raw JSON.
 }
 
-// The value.contacts[] entry for `wa_id` (or the BSUID `user_id`).
+}  // namespace
+
+bool contact_names(const json::object& contact, const std::optional<std::string>& wa_id,
+                   const std::optional<std::string>& user_id) {
+  const auto same = [&](std::string_view key, const std::optional<std::string>& id) {
+    const json::value* value = id ? contact.if_contains(key) : nullptr;
+    return value != nullptr && value->is_string() && value->get_string() == *id;
+  };
+  return same("wa_id", wa_id) || same("user_id", user_id);
+}
+
 const json::object* find_contact(const ChangeScope& scope, const std::optional<std::string>& wa_id,
                                  const std::optional<std::string>& user_id) {
   if (scope.contacts == nullptr) return nullptr;
   for (const json::value& item : *scope.contacts) {
     const json::object& contact = item.get_object();  // checked by checked_contacts
-    const json::value* contact_wa_id = contact.if_contains("wa_id");
-    const json::value* contact_user_id = contact.if_contains("user_id");
-    if (wa_id && contact_wa_id != nullptr && contact_wa_id->is_string() &&
-        contact_wa_id->get_string() == *wa_id) {
-      return &contact;
-    }
-    if (user_id && contact_user_id != nullptr && contact_user_id->is_string() &&
-        contact_user_id->get_string() == *user_id) {
-      return &contact;
-    }
+    if (contact_names(contact, wa_id, user_id)) return &contact;
   }
   return nullptr;
 }
 
-}  // namespace
+void set_contact(InboundMessage& message, const ChangeScope& scope, const json::object& contact) {
+  message.contact = scope.raw(contact);
+  if (const json::value* profile = contact.if_contains("profile");
+      profile && profile->is_object()) {
+    if (const json::value* name = profile->get_object().if_contains("name");
+        name && name->is_string()) {
+      message.contact_name = std::string(name->get_string().subview());
+    }
+  }
+}
 
 Event parse_message(const json::object& message, const Path& path, const ChangeScope& scope,
                     bool is_echo) {
@@ -163,29 +181,33 @@ Event parse_message(const json::object& message, const Path& path, const ChangeS
   out.message_id = required_id(message, "id", path);
   const std::int64_t timestamp = required_timestamp(message, "timestamp", path);
   out.type = required_string(message, "type", path);
+  // Neither from nor from_user_id: the sender is unknown, the message is kept.
   out.from_wa_id = optional_string(message, "from", path);
-  out.from_user_id = optional_string(message, "from_user_id", path);
-  if (!out.from_wa_id && !out.from_user_id) fail(path.child("from"), "is missing");
-  if (is_echo) {
-    out.to_wa_id = required_string(message, "to", path);
-  } else {
-    out.to_wa_id = optional_string(message, "to", path);
+  out.to_wa_id = optional_string(message, "to", path);
+  // The business-scoped ids and the group in one pass over the keys: most
+  // messages have none of them, and a lookup for each cost more.
+  for (const auto& item : message) {
+    const std::string_view key = item.key();
+    std::optional<std::string>* field = nullptr;
+    if (key == "from_user_id") {
+      field = &out.from_user_id;
+    } else if (key == "from_parent_user_id") {
+      field = &out.from_parent_user_id;
+    } else if (key == "to_user_id") {
+      field = &out.to_user_id;
+    } else if (key == "to_parent_user_id") {
+      field = &out.to_parent_user_id;
+    } else if (key == "group_id") {
+      field = &out.group_id;
+    }
+    if (field != nullptr) *field = optional_string(message, key, path);
   }
+  if (is_echo && !out.to_wa_id && !out.to_user_id) fail(path.child("to"), "is missing");
 
   // Echoes are sent to the user; inbound messages come from them.
-  const json::object* contact =
-      is_echo ? find_contact(scope, out.to_wa_id, optional_string(message, "to_user_id", path))
-              : find_contact(scope, out.from_wa_id, out.from_user_id);
-  if (contact != nullptr) {
-    out.contact = scope.raw(*contact);
-    if (const json::value* profile = contact->if_contains("profile");
-        profile && profile->is_object()) {
-      if (const json::value* name = profile->get_object().if_contains("name");
-          name && name->is_string()) {
-        out.contact_name = std::string(name->get_string().subview());
-      }
-    }
-  }
+  const json::object* contact = is_echo ? find_contact(scope, out.to_wa_id, out.to_user_id)
+                                        : find_contact(scope, out.from_wa_id, out.from_user_id);
+  if (contact != nullptr) set_contact(out, scope, *contact);
 
   parse_content(message, out.type, path, scope, out);
   if (const json::object* context = optional_object(message, "context", path)) {

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -59,20 +60,34 @@ std::string with_message(const std::string& message) {
          message + "]}}]}]}";
 }
 
-TEST(Webhook, EveryFixtureParses) {
-  std::size_t files = 0;
-  for (const auto& item : std::filesystem::directory_iterator(WACLOUD_FIXTURES_DIR)) {
-    if (item.path().extension() != ".json") continue;
-    ++files;
-    std::vector<Event> events;
-    EXPECT_NO_THROW(events = parse_webhook(read_file(item.path()))) << item.path();
-    EXPECT_FALSE(events.empty()) << item.path();
-    for (const Event& event : events) {
-      EXPECT_EQ(event.waba_id.empty(), false) << item.path();
-      EXPECT_FALSE(event.field.empty()) << item.path();
+// The project's samples, then those of the shared directory beside the
+// checkout (when present) whose names the project's lack: extra cases only.
+std::vector<std::filesystem::path> all_fixture_paths() {
+  std::vector<std::filesystem::path> paths;
+  std::set<std::filesystem::path> names;
+  for (const char* dir : {WACLOUD_FIXTURES_DIR, WACLOUD_SHARED_FIXTURES_DIR}) {
+    std::error_code missing;
+    for (const auto& item : std::filesystem::directory_iterator(dir, missing)) {
+      if (item.path().extension() != ".json") continue;
+      if (names.insert(item.path().filename()).second) paths.push_back(item.path());
     }
   }
-  EXPECT_GE(files, 70u);
+  return paths;
+}
+
+TEST(Webhook, EveryFixtureParses) {
+  std::size_t own = 0;
+  for (const std::filesystem::path& path : all_fixture_paths()) {
+    if (path.parent_path() == std::filesystem::path(WACLOUD_FIXTURES_DIR)) ++own;
+    std::vector<Event> events;
+    EXPECT_NO_THROW(events = parse_webhook(read_file(path))) << path;
+    EXPECT_FALSE(events.empty()) << path;
+    for (const Event& event : events) {
+      EXPECT_EQ(event.waba_id.empty(), false) << path;
+      EXPECT_FALSE(event.field.empty()) << path;
+    }
+  }
+  EXPECT_GE(own, 70u);
 }
 
 TEST(Webhook, TextMessageCarriesMetadataContactAndTimestamp) {
@@ -222,10 +237,18 @@ TEST(Webhook, MessageEchoes) {
   EXPECT_TRUE(text.is_echo);
   EXPECT_EQ(text.to_wa_id, "<WHATSAPP_USER_PHONE_NUMBER>");
   EXPECT_EQ(text.text, "Test message");
-  InboundMessage edit = message_of(only_event("outgoing_message__edit.json"));
+  EXPECT_EQ(text.to_user_id, "<BSUID>");
+  EXPECT_EQ(text.contact_name, "Test Name");  // the one contacts entry is the user's
+  std::vector<Event> events = parse_webhook(fixture("outgoing_message__edit.json"));
+  ASSERT_EQ(events.size(), 2u);
+  InboundMessage edit = message_of(events[0]);
   EXPECT_EQ(edit.text, "Text was edited");
   EXPECT_EQ(edit.original_message_id, "wamid.zzzzzz");
-  EXPECT_EQ(edit.contact_name, std::nullopt);  // the contact is the sender, not the recipient
+  // The entry names the sender, not the recipient: nobody's contact, so the
+  // value is handed over whole as well.
+  EXPECT_EQ(edit.contact_name, std::nullopt);
+  EXPECT_EQ(events[1].type(), EventType::kFieldUpdate);
+  EXPECT_TRUE(events[1].raw.get().contains("contacts"));
 }
 
 TEST(Webhook, Statuses) {
@@ -304,7 +327,7 @@ TEST(Webhook, MalformedBodiesNameTheirPath) {
   EXPECT_EQ(error_path("not json"), "$");
   EXPECT_EQ(error_path("[1,2]"), "$");
   EXPECT_EQ(error_path(""), "$");
-  EXPECT_EQ(error_path(R"({"entry":[]})"), "object");
+  EXPECT_EQ(error_path(R"({"object":7,"entry":[]})"), "object");
   EXPECT_EQ(error_path(R"({"object":"page","entry":[]})"), "object");
   EXPECT_EQ(error_path(R"({"object":"whatsapp_business_account","entry":{}})"), "entry");
   EXPECT_EQ(error_path(R"({"object":"whatsapp_business_account"})"), "entry");
@@ -320,40 +343,277 @@ TEST(Webhook, MalformedBodiesNameTheirPath) {
                        R"("changes":[]}]})"),
             "entry[0].time");
 
-  EXPECT_EQ(error_path(with_message(R"({"from":"1","timestamp":"1","type":"text"})")),
-            "entry[0].changes[0].value.messages[0].id");
-  EXPECT_EQ(error_path(with_message(R"({"from":"1","id":"m","timestamp":"soon","type":"text"})")),
-            "entry[0].changes[0].value.messages[0].timestamp");
-  EXPECT_EQ(error_path(with_message(R"({"from":"1","id":"m","timestamp":1.5,"type":"text"})")),
-            "entry[0].changes[0].value.messages[0].timestamp");
-  EXPECT_EQ(error_path(with_message(R"({"from":"1","id":"m","timestamp":-1,"type":"text"})")),
-            "entry[0].changes[0].value.messages[0].timestamp");
-  EXPECT_EQ(
-      error_path(with_message(R"({"from":"1","id":"m","timestamp":"1","type":"text","text":[]})")),
-      "entry[0].changes[0].value.messages[0].text");
-  EXPECT_EQ(error_path(with_message(
-                R"({"from":"1","id":"m","timestamp":"1","type":"text","text":{"body":5}})")),
-            "entry[0].changes[0].value.messages[0].text.body");
-  EXPECT_EQ(error_path(with_message(
-                R"({"from":"1","id":"m","timestamp":"1","type":"image","image":{"caption":"x"}})")),
-            "entry[0].changes[0].value.messages[0].image.id");
-  EXPECT_EQ(error_path(with_message(R"({"from":"1","id":"m","timestamp":"1","type":"location",)"
-                                    R"("location":{"latitude":"north","longitude":1}})")),
-            "entry[0].changes[0].value.messages[0].location.latitude");
-  EXPECT_EQ(error_path(with_message(R"({"id":"m","timestamp":"1","type":"text"})")),
-            "entry[0].changes[0].value.messages[0].from");
-  EXPECT_EQ(error_path(with_message(R"({"from":"1","id":"m","timestamp":"1","type":"text",)"
-                                    R"("context":{"forwarded":"yes"}})")),
-            "entry[0].changes[0].value.messages[0].context.forwarded");
-  EXPECT_EQ(error_path(with_message(R"({"from":"1","id":"m","timestamp":"1","type":"text",)"
-                                    R"("errors":[{"code":"E1"}]})")),
-            "entry[0].changes[0].value.messages[0].errors[0].code");
-  EXPECT_EQ(error_path(with_message("7")), "entry[0].changes[0].value.messages[0]");
+  // Body-level parts of a messages value still refuse the body.
+  EXPECT_EQ(error_path(R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[)"
+                       R"({"field":"messages","value":{"contacts":[7]}}]}]})"),
+            "entry[0].changes[0].value.contacts[0]");
+  EXPECT_EQ(error_path(R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[)"
+                       R"({"field":"messages","value":{"messages":{}}}]}]})"),
+            "entry[0].changes[0].value.messages");
+}
 
+constexpr const char* kGoodMessage =
+    R"({"from":"1","id":"good","timestamp":"1","type":"text","text":{"body":"ok"}})";
+
+// The InvalidItem that `item` (JSON text) becomes, checking that a good message
+// after it in the same array is still parsed.
+wacloud::InvalidItem invalid_message(const std::string& item) {
+  std::vector<Event> events = parse_webhook(with_message(item + "," + kGoodMessage));
+  if (events.size() < 2 || events[0].type() != EventType::kInvalid) {
+    ADD_FAILURE() << "not an InvalidItem: " << item;
+    return {};
+  }
+  EXPECT_EQ(events[1].type(), EventType::kMessage) << item;
+  if (events[1].type() == EventType::kMessage) EXPECT_EQ(message_of(events[1]).message_id, "good");
+  return std::get<wacloud::InvalidItem>(events[0].data);
+}
+
+TEST(Webhook, UnreadableMessagesBecomeInvalidItemsBesideParsedNeighbours) {
+  const std::string at = "entry[0].changes[0].value.messages[0]";
+  EXPECT_EQ(invalid_message(R"({"from":"1","timestamp":"1","type":"text"})").path, at + ".id");
+  EXPECT_EQ(invalid_message(R"({"from":"1","id":"m","timestamp":"soon","type":"text"})").path,
+            at + ".timestamp");
+  EXPECT_EQ(invalid_message(R"({"from":"1","id":"m","timestamp":1.5,"type":"text"})").path,
+            at + ".timestamp");
+  EXPECT_EQ(invalid_message(R"({"from":"1","id":"m","timestamp":-1,"type":"text"})").path,
+            at + ".timestamp");
+  EXPECT_EQ(
+      invalid_message(R"({"from":"1","id":"m","timestamp":"1","type":"text","text":[]})").path,
+      at + ".text");
+  EXPECT_EQ(
+      invalid_message(R"({"from":"1","id":"m","timestamp":"1","type":"text","text":{"body":5}})")
+          .path,
+      at + ".text.body");
+  EXPECT_EQ(invalid_message(
+                R"({"from":"1","id":"m","timestamp":"1","type":"image","image":{"caption":"x"}})")
+                .path,
+            at + ".image.id");
+  EXPECT_EQ(invalid_message(R"({"from":"1","id":"m","timestamp":"1","type":"location",)"
+                            R"("location":{"latitude":"north","longitude":1}})")
+                .path,
+            at + ".location.latitude");
+  EXPECT_EQ(invalid_message(R"({"from":"1","id":"m","timestamp":"1","type":"text",)"
+                            R"("context":{"forwarded":"yes"}})")
+                .path,
+            at + ".context.forwarded");
+  EXPECT_EQ(invalid_message(R"({"from":"1","id":"m","timestamp":"1","type":"text",)"
+                            R"("errors":[{"code":"E1"}]})")
+                .path,
+            at + ".errors[0].code");
+
+  const wacloud::InvalidItem no_type =
+      invalid_message(R"({"from":"1","id":"m","timestamp":"7","location":{"latitude":1}})");
+  EXPECT_EQ(no_type.kind, "message");
+  EXPECT_EQ(no_type.path, at + ".type");
+  EXPECT_EQ(no_type.reason, at + ".type: is missing");
+  EXPECT_EQ(no_type.item_id, "m");
+
+  // The event around it: the item as raw, the envelope, a readable timestamp.
+  std::vector<Event> events = parse_webhook(with_message(
+      std::string(R"({"from":"1","id":9,"timestamp":"7","type":{}},)") + kGoodMessage));
+  ASSERT_EQ(events.size(), 2u);
+  ASSERT_EQ(events[0].type(), EventType::kInvalid);
+  EXPECT_EQ(events[0].field, "messages");
+  EXPECT_EQ(events[0].waba_id, "1");
+  EXPECT_EQ(events[0].phone_number_id, "5");
+  EXPECT_EQ(events[0].display_phone_number, "15550000000");
+  EXPECT_EQ(events[0].timestamp, 7);
+  EXPECT_EQ(events[0].raw.get().at("id").as_int64(), 9);
+  const auto& invalid = std::get<wacloud::InvalidItem>(events[0].data);
+  EXPECT_EQ(invalid.item_id, "9");
+  EXPECT_EQ(invalid.reason, at + ".type: expected a string, got an object");
+
+  // An item that is not an object: empty raw, and the value handed over whole.
+  events = parse_webhook(with_message(std::string("7,") + kGoodMessage));
+  ASSERT_EQ(events.size(), 3u);
+  ASSERT_EQ(events[0].type(), EventType::kInvalid);
+  EXPECT_TRUE(events[0].raw.get().empty());
+  EXPECT_FALSE(events[0].timestamp);
+  EXPECT_EQ(std::get<wacloud::InvalidItem>(events[0].data).path, at);
+  EXPECT_EQ(events[1].type(), EventType::kMessage);
+  ASSERT_EQ(events[2].type(), EventType::kFieldUpdate);
+  EXPECT_EQ(events[2].raw.get().at("messages").as_array().at(0).as_int64(), 7);
+}
+
+TEST(Webhook, UnreadableStatusesAndEchoesBecomeInvalidItems) {
   std::string status = fixture("message_status__sent.json");
   status.replace(status.find("\"recipient_id\""), 14, "\"id_recipient\"");
   status.replace(status.find("\"id\": \"wamid"), 4, "\"xx\"");
-  EXPECT_EQ(error_path(status), "entry[0].changes[0].value.statuses[0].id");
+  std::vector<Event> events = parse_webhook(status);
+  ASSERT_EQ(events.size(), 2u);  // value.contacts is nobody's now: the value goes out whole
+  EXPECT_EQ(events[1].type(), EventType::kFieldUpdate);
+  ASSERT_EQ(events[0].type(), EventType::kInvalid);
+  const auto& invalid = std::get<wacloud::InvalidItem>(events[0].data);
+  EXPECT_EQ(invalid.kind, "status");
+  EXPECT_EQ(invalid.path, "entry[0].changes[0].value.statuses[0].id");
+  EXPECT_FALSE(invalid.item_id);
+  EXPECT_TRUE(events[0].raw.get().contains("xx"));
+
+  events = parse_webhook(
+      R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[)"
+      R"({"field":"smb_message_echoes","value":{"message_echoes":[)"
+      R"({"from":"2","id":"e1","timestamp":"1","type":"text","text":{"body":"x"}},)"
+      R"({"from":"2","to":"3","id":"e2","timestamp":"1","type":"text","text":{"body":"y"}}]}}]}]})");
+  ASSERT_EQ(events.size(), 2u);
+  ASSERT_EQ(events[0].type(), EventType::kInvalid);
+  EXPECT_EQ(std::get<wacloud::InvalidItem>(events[0].data).kind, "message_echo");
+  EXPECT_EQ(std::get<wacloud::InvalidItem>(events[0].data).path,
+            "entry[0].changes[0].value.message_echoes[0].to");
+  ASSERT_EQ(events[1].type(), EventType::kMessage);
+  EXPECT_TRUE(message_of(events[1]).is_echo);
+}
+
+TEST(Webhook, ToleratesAMissingObject) {
+  std::vector<Event> events =
+      parse_webhook(R"({"entry":[{"id":"1","time":5,"changes":[{"field":"account_update",)"
+                    R"("value":{"event":"PARTNER_ADDED"}}]}]})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type(), EventType::kFieldUpdate);
+  EXPECT_TRUE(parse_webhook(R"({"entry":[]})").empty());
+}
+
+TEST(Webhook, MessagesWithoutSenderAreKept) {
+  std::vector<Event> events = parse_webhook(
+      with_message(R"({"id":"m","timestamp":"1","type":"text","text":{"body":"x"}})"));
+  ASSERT_EQ(events.size(), 1u);
+  ASSERT_EQ(events[0].type(), EventType::kMessage);
+  EXPECT_FALSE(message_of(events[0]).from_wa_id);
+  EXPECT_FALSE(message_of(events[0]).from_user_id);
+  EXPECT_EQ(message_of(events[0]).text, "x");
+}
+
+// A messages body with `contacts` (JSON text) and one message from `from`.
+std::string with_contacts(const std::string& contacts, const std::string& from) {
+  return R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages",)"
+         R"("value":{"messaging_product":"whatsapp","contacts":)" +
+         contacts + R"(,"messages":[{"from":")" + from +
+         R"(","id":"m","timestamp":"1","type":"text","text":{"body":"x"}}]}}]}]})";
+}
+
+TEST(Webhook, SingleContactIsTheSendersEvenWhenItsWaIdDiffers) {
+  std::vector<Event> events = parse_webhook(
+      with_contacts(R"([{"profile":{"name":"Bruna"},"wa_id":"5511987654321"}])", "551187654321"));
+  ASSERT_EQ(events.size(), 1u);
+  const InboundMessage& message = message_of(events[0]);
+  EXPECT_EQ(message.contact_name, "Bruna");
+  ASSERT_TRUE(message.contact);
+  EXPECT_EQ(message.contact->get().at("wa_id").as_string(), "5511987654321");
+
+  // Several entries match exactly; the ones nobody matched go out with their value.
+  events = parse_webhook(with_contacts(
+      R"([{"profile":{"name":"A"},"wa_id":"11"},{"profile":{"name":"B"},"wa_id":"22"}])", "33"));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_FALSE(message_of(events[0]).contact);
+  EXPECT_EQ(events[1].type(), EventType::kFieldUpdate);
+  events = parse_webhook(with_contacts(
+      R"([{"profile":{"name":"A"},"wa_id":"11"},{"profile":{"name":"B"},"wa_id":"22"}])", "22"));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(message_of(events[0]).contact_name, "B");
+}
+
+TEST(Webhook, StatusesCarryTheirRecipientsContact) {
+  std::vector<Event> events = parse_webhook(
+      R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages",)"
+      R"("value":{"contacts":[{"wa_id":"","user_id":"US.1"}],"statuses":[{"id":"s",)"
+      R"("status":"delivered","timestamp":"1","recipient_user_id":"US.1"}]}}]}]})");
+  ASSERT_EQ(events.size(), 1u);
+  const auto& status = std::get<StatusUpdate>(events[0].data);
+  ASSERT_TRUE(status.contact);
+  EXPECT_EQ(status.contact->get().at("user_id").as_string(), "US.1");
+}
+
+TEST(Webhook, OlderErrorShapeKeepsDetailsAndTitle) {
+  std::vector<Event> events = parse_webhook(with_message(
+      R"({"from":"1","id":"m","timestamp":"1","type":"unknown","errors":[{"code":131051,)"
+      R"("title":"Unsupported message type","details":"Message type is not supported"}]})"));
+  ASSERT_EQ(events.size(), 1u);
+  const InboundMessage& message = message_of(events[0]);
+  ASSERT_EQ(message.errors.size(), 1u);
+  EXPECT_EQ(message.errors[0].code, 131051);
+  EXPECT_EQ(message.errors[0].title, "Unsupported message type");
+  EXPECT_EQ(message.errors[0].details, "Message type is not supported");
+}
+
+TEST(Webhook, TemplateStatusChangeWithoutEventIsAFieldUpdate) {
+  std::vector<Event> events = parse_webhook(
+      R"({"object":"whatsapp_business_account","entry":[{"id":"1","time":5,"changes":[)"
+      R"({"field":"message_template_status_update","value":{"previous_quality_score":"GREEN",)"
+      R"("new_quality_score":"YELLOW","message_template_id":806312974732579}}]}]})");
+  ASSERT_EQ(events.size(), 1u);
+  ASSERT_EQ(events[0].type(), EventType::kFieldUpdate);
+  EXPECT_EQ(events[0].field, "message_template_status_update");
+  EXPECT_EQ(events[0].timestamp, 5);
+  EXPECT_EQ(events[0].raw.get().at("new_quality_score").as_string(), "YELLOW");
+}
+
+TEST(Webhook, GroupBsuidUnsupportedAndInteractiveFieldsAreTyped) {
+  InboundMessage group = message_of(parse_webhook(with_message(
+      R"({"from":"1","from_user_id":"US.1","from_parent_user_id":"US.ENT.1","group_id":"G1",)"
+      R"("id":"m","timestamp":"1","type":"text","text":{"body":"x"}})"))[0]);
+  EXPECT_EQ(group.group_id, "G1");
+  EXPECT_EQ(group.from_user_id, "US.1");
+  EXPECT_EQ(group.from_parent_user_id, "US.ENT.1");
+
+  InboundMessage unsupported = message_of(parse_webhook(with_message(
+      R"({"from":"1","id":"m","timestamp":"1","type":"unsupported","unsupported":{"type":"edit"}})"))
+                                              [0]);
+  EXPECT_EQ(unsupported.unsupported_type, "edit");
+
+  InboundMessage permission = message_of(parse_webhook(
+      with_message(R"({"from":"1","id":"m","timestamp":"1","type":"interactive","interactive":{)"
+                   R"("type":"call_permission_reply","call_permission_reply":{"response":"accept",)"
+                   R"("expiration_timestamp":1753186982,"response_source":"user_action"}}})"))[0]);
+  ASSERT_TRUE(permission.interactive);
+  EXPECT_EQ(permission.interactive->response, "accept");
+  EXPECT_EQ(permission.interactive->response_source, "user_action");
+  EXPECT_EQ(permission.interactive->expiration, 1753186982);
+  ASSERT_TRUE(permission.interactive->content);
+  EXPECT_EQ(permission.interactive->content->get().at("response").as_string(), "accept");
+
+  InboundMessage future = message_of(parse_webhook(
+      with_message(R"({"from":"1","id":"m","timestamp":"1","type":"interactive","interactive":{)"
+                   R"("type":"future_reply","future_reply":{"choice":2}}})"))[0]);
+  ASSERT_TRUE(future.interactive && future.interactive->content);
+  EXPECT_EQ(future.interactive->content->get().at("choice").as_int64(), 2);
+
+  std::vector<Event> echoes = parse_webhook(
+      R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[)"
+      R"({"field":"smb_message_echoes","value":{"message_echoes":[{"from":"2","to_user_id":"US.3",)"
+      R"("to_parent_user_id":"US.ENT.3","id":"e","timestamp":"1","type":"text",)"
+      R"("text":{"body":"y"}}]}}]}]})");
+  ASSERT_EQ(echoes.size(), 1u);
+  EXPECT_FALSE(message_of(echoes[0]).to_wa_id);
+  EXPECT_EQ(message_of(echoes[0]).to_user_id, "US.3");
+  EXPECT_EQ(message_of(echoes[0]).to_parent_user_id, "US.ENT.3");
+}
+
+TEST(Webhook, LoneSurrogateEscapesBecomeReplacementCharacters) {
+  const auto text_of = [](const std::string& escaped) {
+    std::vector<Event> events = parse_webhook(
+        with_message(R"({"from":"1","id":"m","timestamp":"1","type":"text","text":{"body":")" +
+                     escaped + R"("}})"));
+    return message_of(events.at(0)).text.value_or("<none>");
+  };
+  const std::string replacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
+  EXPECT_EQ(text_of(R"(a\ud83d)"), "a" + replacement);
+  EXPECT_EQ(text_of(R"(\ud83dx)"), replacement + "x");
+  EXPECT_EQ(text_of(R"(\ude00)"), replacement);
+  EXPECT_EQ(text_of(R"(\ud800\u0041)"), replacement + "A");
+  EXPECT_EQ(text_of(R"(\ud83d\ud83d\ude00)"), replacement + "\xF0\x9F\x98\x80");
+  EXPECT_EQ(text_of(R"(\ud83d\ude00)"), "\xF0\x9F\x98\x80");  // a pair is untouched
+  EXPECT_EQ(text_of(R"(C:\\ud800)"), "C:\\ud800");            // an escaped backslash
+  EXPECT_EQ(text_of(R"(\\\ud800)"), "\\" + replacement);      // then a lone escape
+
+  // The rewrite keeps every byte where it was: later errors name the same byte.
+  const std::string body = R"({"note":"\ud800","entry":nope})";
+  try {
+    parse_webhook(body);
+    FAIL() << "parsed";
+  } catch (const WebhookPayloadError& error) {
+    EXPECT_EQ(error.path(), "$");
+    const std::string expected = "at byte " + std::to_string(body.find("nope"));
+    EXPECT_NE(std::string(error.what()).find(expected), std::string::npos) << error.what();
+  }
 }
 
 TEST(Webhook, RefusesDeepNesting) {

@@ -5,7 +5,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import WebhookPayloadError
-from .events import Event
+from .events import (
+    Event,
+    FieldUpdate,
+    InboundMessage,
+    InvalidItem,
+    StatusUpdate,
+    TemplateStatusUpdate,
+    WebhookError,
+)
 
 _BytesLike = bytes | bytearray | str
 
@@ -13,7 +21,9 @@ _BytesLike = bytes | bytearray | str
 def sign(app_secret: _BytesLike, body: _BytesLike) -> str: ...
 def verify_signature(app_secret: _BytesLike, body: _BytesLike, header: _BytesLike | None) -> bool: ...
 
-# webhook: the wacloud.events dataclasses, built by the binding
+# webhook: the wacloud.events dataclasses, built by the binding. Every Event is
+# one of these; InvalidItem is a message, status or echo that could not be read.
+WebhookEvent = InboundMessage | StatusUpdate | WebhookError | TemplateStatusUpdate | FieldUpdate | InvalidItem
 WEBHOOK_MAX_DEPTH: int
 
 def parse_webhook(body: _BytesLike) -> list[Event]: ...

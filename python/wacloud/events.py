@@ -24,6 +24,7 @@ class EventType(StrEnum):
     ERROR = "error"
     TEMPLATE_STATUS = "template_status"
     FIELD_UPDATE = "field_update"
+    INVALID = "invalid"
 
 
 class MessageStatus(StrEnum):
@@ -45,7 +46,7 @@ class ErrorDetail:
     code: int
     title: str
     message: str
-    details: str  # error_data.details
+    details: str  # error_data.details (older bodies: details beside title)
     href: str
 
 
@@ -76,7 +77,9 @@ class Location:
 class InteractiveReply:
     """A reply to an interactive message. ``type`` is Meta's: ``button_reply`` and
     ``list_reply`` fill ``id``/``title``(/``description``); ``nfm_reply`` (a Flow)
-    fills ``response_json``, ``body`` and ``name``; newer kinds only ``type``."""
+    fills ``response_json``, ``body`` and ``name``; ``call_permission_reply`` fills
+    ``response``, ``response_source`` and ``expiration``. ``content`` is the
+    kind's own object (``raw["interactive"][type]``) for every kind, newer ones too."""
 
     type: str
     id: str | None = None
@@ -85,6 +88,11 @@ class InteractiveReply:
     response_json: str | None = None
     body: str | None = None
     name: str | None = None
+    response: str | None = None  # call_permission_reply: "accept" or "reject"
+    response_source: str | None = None  # call_permission_reply, e.g. "user_action"
+    expiration: datetime | None = None  # call_permission_reply: when the permission ends
+    # Left out of ==: it repeats the fields above (and raw) for the kinds they cover.
+    content: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +137,12 @@ class InboundMessage(Event):
     message_id: str
     from_wa_id: str | None
     type: str  # Meta's type string, kept as sent
-    from_user_id: str | None = None  # business-scoped user id
+    from_user_id: str | None = None  # business-scoped user id; no from at all: sender unknown
+    from_parent_user_id: str | None = None
     to_wa_id: str | None = None  # echoes: the user the message went to
+    to_user_id: str | None = None  # echoes: the user's business-scoped user id
+    to_parent_user_id: str | None = None
+    group_id: str | None = None  # messages sent in a group
     contact_name: str | None = None
     contact: dict[str, Any] | None = None  # the value.contacts[] entry of the user
     edited_type: str | None = None  # edit: the type of the new content
@@ -146,6 +158,7 @@ class InboundMessage(Event):
     referral: dict[str, Any] | None = None
     context: MessageContext | None = None
     original_message_id: str | None = None  # edit, revoke
+    unsupported_type: str | None = None  # unsupported: the type Meta could not show
     errors: list[ErrorDetail] = field(default_factory=list)
     is_echo: bool = False
 
@@ -159,6 +172,7 @@ class StatusUpdate(Event):
     recipient_parent_user_id: str | None = None
     recipient_type: str | None = None  # "group" for group messages
     recipient_participant_id: str | None = None
+    contact: dict[str, Any] | None = None  # the value.contacts[] entry of the recipient
     conversation_id: str | None = None
     conversation_origin: str | None = None
     conversation_expiration: datetime | None = None
@@ -197,6 +211,16 @@ class FieldUpdate(Event):
     value: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvalidItem(Event):
+    """One message, status or echo the parser could not read; its neighbours were parsed."""
+
+    kind: str  # "message", "status" or "message_echo"
+    path: str  # e.g. "entry[0].changes[0].value.messages[1].type"
+    reason: str  # what WebhookPayloadError would have said
+    item_id: str | None = None
+
+
 __all__ = [
     "ButtonReply",
     "ErrorDetail",
@@ -205,6 +229,7 @@ __all__ = [
     "FieldUpdate",
     "InboundMessage",
     "InteractiveReply",
+    "InvalidItem",
     "Location",
     "MediaRef",
     "MessageContext",

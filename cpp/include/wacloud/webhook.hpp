@@ -3,7 +3,9 @@
 // message, message echo, status, value-level error list, template status
 // change, and one generic event for every other field. Unknown message types
 // and unknown fields become events that carry their raw JSON: nothing is
-// dropped. Bad input throws WebhookPayloadError naming the offending path.
+// dropped. A message, echo or status that cannot be read becomes an InvalidItem
+// event and its neighbours are still parsed; a body whose envelope cannot be
+// read throws WebhookPayloadError naming the offending path.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -45,7 +47,7 @@ struct ErrorDetail {
   std::int64_t code = 0;
   std::string title;
   std::string message;
-  std::string details;  // error_data.details
+  std::string details;  // error_data.details (older bodies: details beside title)
   std::string href;
 };
 
@@ -63,9 +65,12 @@ struct Location {
 };
 
 struct InteractiveReply {
-  std::string type;  // button_reply, list_reply, nfm_reply, or any newer type
-  std::optional<std::string> id, title, description;
+  std::string type;  // button_reply, list_reply, nfm_reply, call_permission_reply, or newer
+  std::optional<std::string> id, title, description;     // button_reply, list_reply
   std::optional<std::string> response_json, body, name;  // nfm_reply (Flows)
+  std::optional<std::string> response, response_source;  // call_permission_reply
+  std::optional<std::int64_t> expiration;                // call_permission_reply, Unix seconds
+  std::optional<RawJson> content;  // interactive[type], the kind's own object, whatever the kind
 };
 
 struct ButtonReply {  // quick-reply button of a template
@@ -89,7 +94,10 @@ struct MessageContext {
 // sent from another client (field "smb_message_echoes", is_echo = true).
 struct InboundMessage {
   std::string message_id;
-  std::optional<std::string> from_wa_id, from_user_id, to_wa_id;
+  std::optional<std::string> from_wa_id, from_user_id, to_wa_id;  // no from: sender unknown
+  std::optional<std::string> from_parent_user_id;
+  std::optional<std::string> to_user_id, to_parent_user_id;  // echoes: the user's BSUIDs
+  std::optional<std::string> group_id;                       // messages sent in a group
   std::optional<std::string> contact_name;
   std::optional<RawJson> contact;          // the value.contacts[] entry of the sender
   std::string type;                        // Meta's type string, kept as sent
@@ -104,6 +112,7 @@ struct InboundMessage {
   std::optional<RawJson> order, system, referral;
   std::optional<MessageContext> context;
   std::optional<std::string> original_message_id;  // edit, revoke
+  std::optional<std::string> unsupported_type;     // unsupported: the type Meta could not show
   std::vector<ErrorDetail> errors;
   bool is_echo = false;
 };
@@ -113,6 +122,7 @@ struct StatusUpdate {
   std::string status;  // Meta's string as sent: sent, delivered, read, failed, ...
   std::optional<std::string> recipient_id, recipient_user_id, recipient_parent_user_id;
   std::optional<std::string> recipient_type, recipient_participant_id;  // group messages
+  std::optional<RawJson> contact;  // the value.contacts[] entry of the recipient
   std::optional<std::string> conversation_id, conversation_origin;
   std::optional<std::int64_t> conversation_expiration;
   std::optional<std::string> pricing_category, pricing_model, pricing_type;
@@ -135,7 +145,16 @@ struct TemplateStatusUpdate {  // field "message_template_status_update"
 
 struct FieldUpdate {};  // any other field: the change's value is the raw JSON
 
-enum class EventType { kMessage, kStatus, kError, kTemplateStatus, kFieldUpdate };
+// A message, status or echo that could not be read; its neighbours were parsed.
+// The event's raw is the item when it is a JSON object (else an empty object).
+struct InvalidItem {
+  std::string kind;    // "message", "status" or "message_echo"
+  std::string path;    // e.g. "entry[0].changes[0].value.messages[1].type"
+  std::string reason;  // what WebhookPayloadError would have said
+  std::optional<std::string> item_id;
+};
+
+enum class EventType { kMessage, kStatus, kError, kTemplateStatus, kFieldUpdate, kInvalid };
 
 struct Event {
   std::string field;                                                 // changes[].field
@@ -144,14 +163,19 @@ struct Event {
   std::optional<std::int64_t> timestamp;                             // Unix seconds (UTC)
   RawJson raw;  // the object this event came from (message, status or change value)
   // Alternatives in EventType order.
-  std::variant<InboundMessage, StatusUpdate, WebhookError, TemplateStatusUpdate, FieldUpdate> data;
+  std::variant<InboundMessage, StatusUpdate, WebhookError, TemplateStatusUpdate, FieldUpdate,
+               InvalidItem>
+      data;
 
   EventType type() const noexcept { return static_cast<EventType>(data.index()); }
 };
 
 // Parses one webhook body. Throws WebhookPayloadError (path "$" for the body as
-// a whole) when it is not JSON, nests deeper than kWebhookMaxDepth, or is not
-// shaped as Meta documents it.
+// a whole) when it is not JSON, nests deeper than kWebhookMaxDepth, or its
+// envelope (entry, changes, field, value, metadata, contacts) is not shaped as
+// Meta documents it. A missing top-level "object" is tolerated; another value
+// than "whatsapp_business_account" is refused. Lone UTF-16 surrogate escapes
+// become U+FFFD.
 std::vector<Event> parse_webhook(std::string_view body);
 
 struct WebhookParseResult {
