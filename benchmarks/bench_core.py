@@ -40,10 +40,18 @@ from wacloud.events import (
 )
 from wacloud.security import sign, verify_signature
 
-FIXTURES = Path(
-    os.environ.get("WACLOUD_FIXTURES_DIR", Path(__file__).resolve().parents[2] / "shared/fixtures/webhooks")
-)
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(os.environ.get("WACLOUD_FIXTURES_DIR", REPO_ROOT / "tests/data/webhooks"))
+# Extra samples beside the checkout, when present: only names the corpus lacks are added.
+SHARED_FIXTURES = REPO_ROOT.parent / "shared/fixtures/webhooks"
 SECRET = b"benchmark-app-secret"
+
+
+def fixture_paths() -> list[Path]:
+    own = sorted(FIXTURES.glob("*.json"))
+    names = {path.name for path in own}
+    shared = sorted(SHARED_FIXTURES.glob("*.json")) if SHARED_FIXTURES.is_dir() else []
+    return own + [path for path in shared if path.name not in names]
 
 
 def best_of(repeats: int, work: Callable[[], Any]) -> float:
@@ -192,7 +200,7 @@ def python_parse(body: bytes) -> list[Event]:
 
 
 def bench_webhooks(rounds: int, repeats: int) -> None:
-    bodies = [path.read_bytes() for path in sorted(FIXTURES.glob("*.json"))] * rounds
+    bodies = [path.read_bytes() for path in fixture_paths()] * rounds
     headers = [sign(SECRET, body) for body in bodies]
     pairs = list(zip(bodies, headers, strict=True))
     event_count = sum(len(webhook.parse(body)) for body in bodies)

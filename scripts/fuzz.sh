@@ -3,7 +3,8 @@
 # UBSan in build/fuzz, then runs each for SECONDS (default 60).
 #   scripts/fuzz.sh [SECONDS]
 # Corpora grow in build/fuzz/corpus/<target>, seeded from cpp/fuzz/seeds/<target>
-# when present (the webhook target also from ../shared/fixtures/webhooks/*.json).
+# when present (the webhook target also from the samples in tests/data/webhooks,
+# plus ../shared/fixtures/webhooks beside the checkout when that exists).
 # Crash inputs land in build/fuzz/artifacts/<target>/. Exits non-zero when any
 # target crashes, leaks or trips a sanitizer.
 set -euo pipefail
@@ -36,8 +37,10 @@ for target in "${targets[@]}"; do
   artifacts=$build/artifacts/$target
   mkdir -p "$corpus" "$artifacts"
   [ -d "cpp/fuzz/seeds/$target" ] && cp -n cpp/fuzz/seeds/"$target"/* "$corpus"/ 2>/dev/null || true
-  if [ "$target" = fuzz_webhook ] && [ -d ../shared/fixtures/webhooks ]; then
-    cp -n ../shared/fixtures/webhooks/*.json "$corpus"/ 2>/dev/null || true
+  if [ "$target" = fuzz_webhook ]; then
+    for samples in tests/data/webhooks ../shared/fixtures/webhooks; do
+      [ -d "$samples" ] && cp -n "$samples"/*.json "$corpus"/ 2>/dev/null || true
+    done
   fi
   echo "fuzz: $target for ${seconds}s (corpus: $(find "$corpus" -type f | wc -l) inputs)"
   log=$build/$target.log

@@ -4,6 +4,7 @@ DeliveryUnknown, rate limiter hooks, and the token kept out of every error."""
 import itertools
 import pickle
 import socket
+import threading
 import time
 
 import pytest
@@ -261,6 +262,44 @@ def test_token_never_appears_in_errors_or_reprs(stub):
     assert not [text for text in texts if TOKEN in text]
     with pytest.raises(TypeError):
         pickle.dumps(client)
+
+
+def raised_within(seconds, call):
+    """The exception `call` raises, failing the test if it has not returned after
+    `seconds` (the worker thread is a daemon, so a hang cannot stall the run)."""
+    outcome = []
+
+    def run():
+        try:
+            call()
+            outcome.append(None)
+        except Exception as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"still running after {seconds}s"
+    return outcome[0]
+
+
+@pytest.mark.parametrize("token", ["e", "tok", "[redacted]", "redacted", "["])
+def test_short_tokens_leave_error_text_intact_and_return_promptly(stub, token):
+    # Each of these occurs inside "[redacted]" or inside the words of Meta's message.
+    message = "Invalid OAuth access token."
+    stub.script("POST", MESSAGES, Reply(401, graph_error(190, message, error_data={"details": message})))
+    client = wacloud.Client(token, PHONE_ID, base_url=stub.base_url, max_retries=0)
+    error = raised_within(10, lambda: client.send_text(TO, "hi"))
+    assert isinstance(error, AuthenticationError)
+    assert (error.message, error.details, str(error)) == (message, message, message)
+
+
+def test_whole_token_is_redacted_but_not_the_words_around_it(stub):
+    stub.script("POST", MESSAGES, Reply(400, graph_error(100, "token e: e.g. not accepted (e)")))
+    client = wacloud.Client("e", PHONE_ID, base_url=stub.base_url)
+    error = raised_within(10, lambda: client.send_text(TO, "hi"))
+    assert isinstance(error, InvalidParameter)
+    assert error.message == "token ***: ***.g. not accepted (***)"
 
 
 def test_bad_construction_arguments_raise_typed_errors():

@@ -200,12 +200,7 @@ std::vector<std::string> GraphClient::auth_headers(bool json_body) const {
 
 GraphErrorInfo GraphClient::scrub(GraphErrorInfo info) const {
   // Meta's messages never should, but a proxy might echo the token back.
-  for (std::string* text : {&info.message, &info.details}) {
-    for (std::size_t at; (at = text->find(config_.access_token)) != std::string::npos;) {
-      text->replace(at, config_.access_token.size(), "[redacted]");
-    }
-  }
-  return info;
+  return redact_secret(std::move(info), config_.access_token);
 }
 
 void GraphClient::fail(GraphErrorInfo info) const { throw GraphError(scrub(std::move(info))); }

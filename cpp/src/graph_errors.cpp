@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -176,6 +177,85 @@ GraphErrorInfo transport_error(GraphErrorKind kind, std::string message) {
   info.kind = kind;
   info.message = std::move(message);
   info.retriable = kind == GraphErrorKind::kTransient;
+  return info;
+}
+
+namespace {
+
+// Characters that continue a token: Meta's tokens are letters and digits, app
+// tokens "<id>|<secret>", URL-safe base64 adds '-' and '_'. '.', '=', '&', '/',
+// quotes and spaces end one, so a token in a sentence or a query is still whole.
+bool is_secret_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '|';
+}
+
+bool is_whole_occurrence(std::string_view text, std::size_t at, std::string_view secret) {
+  std::size_t end = at + secret.size();
+  bool joined_before = at > 0 && is_secret_char(text[at - 1]) && is_secret_char(secret.front());
+  bool joined_after =
+      end < text.size() && is_secret_char(text[end]) && is_secret_char(secret.back());
+  return !joined_before && !joined_after;
+}
+
+// Whether an occurrence of `secret` could share a character with `marker`:
+// one inside the other, or a suffix of one being a prefix of the other.
+bool may_overlap(std::string_view marker, std::string_view secret) {
+  if (marker.find(secret) != std::string_view::npos) return true;
+  if (secret.find(marker) != std::string_view::npos) return true;
+  for (std::size_t k = 1; k < std::min(marker.size(), secret.size()); ++k) {
+    if (secret.substr(secret.size() - k) == marker.substr(0, k)) return true;
+    if (secret.substr(0, k) == marker.substr(marker.size() - k)) return true;
+  }
+  return false;
+}
+
+// "[redacted]", or a run of one character the secret neither starts nor ends
+// with, longer than any run of it inside the secret: no occurrence of the
+// secret can then overlap the marker.
+std::string marker_for(std::string_view secret) {
+  constexpr std::string_view kMarker = "[redacted]";
+  if (!may_overlap(kMarker, secret)) return std::string(kMarker);
+  char fill = '*';
+  for (char c : {'*', '#', '~'}) {
+    if (c != secret.front() && c != secret.back()) {
+      fill = c;
+      break;
+    }
+  }
+  std::size_t longest = 0;
+  std::size_t run = 0;
+  for (char c : secret) {
+    run = c == fill ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  return std::string(std::max<std::size_t>(3, longest + 1), fill);
+}
+
+}  // namespace
+
+std::string redact_secret(std::string_view text, std::string_view secret) {
+  if (secret.empty() || text.size() < secret.size()) return std::string(text);
+  std::string out;
+  std::string marker;
+  std::size_t copied = 0;  // text[0, copied) is in `out` already
+  for (std::size_t at = text.find(secret); at != std::string_view::npos;
+       at = text.find(secret, at)) {
+    if (!is_whole_occurrence(text, at, secret)) {
+      ++at;
+      continue;
+    }
+    if (marker.empty()) marker = marker_for(secret);
+    out.append(text.substr(copied, at - copied)).append(marker);
+    copied = at = at + secret.size();
+  }
+  if (copied == 0) return std::string(text);
+  return out.append(text.substr(copied));
+}
+
+GraphErrorInfo redact_secret(GraphErrorInfo info, std::string_view secret) {
+  for (std::string* text : {&info.message, &info.type, &info.details, &info.fbtrace_id}) {
+    *text = redact_secret(*text, secret);
+  }
   return info;
 }
 

@@ -8,6 +8,7 @@ using wacloud::classify_graph_error;
 using wacloud::GraphErrorKind;
 using wacloud::parse_graph_error;
 using wacloud::parse_retry_after;
+using wacloud::redact_secret;
 using K = GraphErrorKind;
 
 struct Row {
@@ -137,4 +138,70 @@ TEST(RetryAfter, SecondsAndHttpDates) {
   EXPECT_FALSE(parse_retry_after("soon", now));
   EXPECT_FALSE(parse_retry_after("12abc", now));
   EXPECT_FALSE(parse_retry_after("-5", now));
+}
+
+TEST(RedactSecret, KeepsWordsThatOnlyContainTheSecret) {
+  EXPECT_EQ(redact_secret("Invalid OAuth access token", "tok"), "Invalid OAuth access token");
+  EXPECT_EQ(redact_secret("Invalid OAuth access token", "e"), "Invalid OAuth access token");
+  EXPECT_EQ(redact_secret("EAAGabc1 xEAAGabc EAAGabc_ EAAGabc-2 1|EAAGabc", "EAAGabc"),
+            "EAAGabc1 xEAAGabc EAAGabc_ EAAGabc-2 1|EAAGabc");
+}
+
+TEST(RedactSecret, ReplacesWholeOccurrencesAtEdgesAndBesidePunctuation) {
+  EXPECT_EQ(redact_secret("tok", "tok"), "[redacted]");
+  EXPECT_EQ(redact_secret("tok is bad", "tok"), "[redacted] is bad");
+  EXPECT_EQ(redact_secret("bad tok", "tok"), "bad [redacted]");
+  EXPECT_EQ(redact_secret("token tok.", "tok"), "token [redacted].");
+  EXPECT_EQ(redact_secret("(tok), \"tok\"; 'tok'!", "tok"),
+            "([redacted]), \"[redacted]\"; '[redacted]'!");
+  EXPECT_EQ(redact_secret("GET /v21.0/1?access_token=EAAG9x&limit=2", "EAAG9x"),
+            "GET /v21.0/1?access_token=[redacted]&limit=2");
+  EXPECT_EQ(redact_secret("Bearer EAAG9x\r\n", "EAAG9x"), "Bearer [redacted]\r\n");
+}
+
+TEST(RedactSecret, ReplacesEveryRepetition) {
+  EXPECT_EQ(redact_secret("tok tok,tok", "tok"), "[redacted] [redacted],[redacted]");
+  EXPECT_EQ(redact_secret("ab.ab.ab", "ab"), "[redacted].[redacted].[redacted]");
+  // Adjacent occurrences join into one longer run, which is not the secret.
+  EXPECT_EQ(redact_secret("toktok", "tok"), "toktok");
+  // A secret that starts and ends with punctuation is whole wherever it appears.
+  EXPECT_EQ(redact_secret("x.a.a.y", ".a."), "x[redacted]a.y");
+}
+
+TEST(RedactSecret, EmptySecretOrTextChangesNothing) {
+  EXPECT_EQ(redact_secret("Invalid OAuth access token", ""), "Invalid OAuth access token");
+  EXPECT_EQ(redact_secret("", ""), "");
+  EXPECT_EQ(redact_secret("", "tok"), "");
+  EXPECT_EQ(redact_secret("to", "tok"), "to");
+}
+
+TEST(RedactSecret, SecretsInsideTheMarkerGetAnotherMarker) {
+  // Each of these would be found again inside "[redacted]".
+  EXPECT_EQ(redact_secret("e", "e"), "***");
+  EXPECT_EQ(redact_secret("e is e, not me", "e"), "*** is ***, not me");
+  EXPECT_EQ(redact_secret("was [redacted] here", "[redacted]"), "was *** here");
+  EXPECT_EQ(redact_secret("the redacted part", "redacted"), "the *** part");
+  EXPECT_EQ(redact_secret("a [x] b", "["), "a ***x] b");
+  EXPECT_EQ(redact_secret("a [x] b", "]"), "a [x*** b");
+  EXPECT_EQ(redact_secret("it is [redacted", "[redacted"), "it is ***");
+  // The run avoids the secret's first and last characters and outgrows its runs.
+  EXPECT_EQ(redact_secret("x *###[ y", "*###["), "x #### y");
+  EXPECT_EQ(redact_secret("x *[redacted]# y", "*[redacted]#"), "x ~~~ y");
+  // Secrets that can only sit beside "[redacted]", never across it, keep it.
+  EXPECT_EQ(redact_secret("x *###] y", "*###]"), "x [redacted] y");
+}
+
+TEST(RedactSecret, AppliesToEveryTextFieldOfAnError) {
+  wacloud::GraphErrorInfo info;
+  info.code = 190;
+  info.message = "Invalid OAuth access token EAAG9x";
+  info.type = "EAAG9x";
+  info.details = "token=EAAG9x";
+  info.fbtrace_id = "EAAG9x";
+  info = redact_secret(std::move(info), "EAAG9x");
+  EXPECT_EQ(info.code, 190);
+  EXPECT_EQ(info.message, "Invalid OAuth access token [redacted]");
+  EXPECT_EQ(info.type, "[redacted]");
+  EXPECT_EQ(info.details, "token=[redacted]");
+  EXPECT_EQ(info.fbtrace_id, "[redacted]");
 }

@@ -33,4 +33,18 @@ std::optional<double> parse_retry_after(std::string_view value, std::time_t now)
 // A failure with no HTTP answer to classify (timeouts, refused connections).
 GraphErrorInfo transport_error(GraphErrorKind kind, std::string message);
 
+// `text` with every whole occurrence of `secret` replaced by a marker, in one
+// left-to-right pass over `text` that never rescans what it inserted. An
+// occurrence is whole unless a secret character (ASCII letter, digit, '-', '_'
+// or '|') continues it on either side, so "Invalid OAuth access token" keeps
+// its words for the secret "tok", while "access_token=<secret>&" and
+// "<secret>." are still redacted. The marker is "[redacted]", or a run of '*'
+// ('#', '~') when the secret could overlap "[redacted]": then no occurrence of
+// the secret can form across an inserted marker either. An empty secret
+// changes nothing.
+std::string redact_secret(std::string_view text, std::string_view secret);
+
+// `info` with redact_secret applied to every text that came from the wire.
+GraphErrorInfo redact_secret(GraphErrorInfo info, std::string_view secret);
+
 }  // namespace wacloud
