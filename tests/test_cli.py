@@ -108,3 +108,24 @@ def test_module_entry_point_and_closed_pipe():
     _, err = process.communicate(timeout=30)
     assert process.returncode == 0
     assert b"error" not in err
+
+
+def test_help_is_plain_text_under_the_invoked_name(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["/usr/local/bin/wacloud", "--help"])
+    with pytest.raises(SystemExit):
+        main()
+    out = capsys.readouterr().out
+    assert out.startswith("usage: wacloud ") and "``" not in out
+    assert "wacloud sandbox -h" in out
+    monkeypatch.setattr(sys, "argv", ["/site-packages/wacloud/__main__.py", "--help"])
+    with pytest.raises(SystemExit):
+        main()
+    assert capsys.readouterr().out.startswith("usage: python -m wacloud ")
+
+
+def test_sandbox_without_aiohttp_names_the_extra(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["wacloud", "sandbox"])
+    monkeypatch.setitem(sys.modules, "aiohttp", None)
+    status = main(["sandbox", "--access-token", "t", "--phone-number-id", "1"])
+    err = capsys.readouterr().err
+    assert status == 1 and err == 'error: the sandbox needs aiohttp: pip install "wacloud[sandbox]"\n'

@@ -101,8 +101,20 @@ def _cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m wacloud", description=__doc__)
+def _prog() -> str:
+    """The name the user invoked: ``wacloud`` (the console script) or ``python -m wacloud``."""
+    invoked = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if not invoked or invoked in ("__main__.py", "-c", "-m"):
+        return "python -m wacloud"
+    return invoked
+
+
+def _build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog or _prog(),
+        description="WhatsApp Cloud API tools: phone numbers, webhook signatures, media hashes, "
+        "webhook parsing, and the Cloud API sandbox.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     phone = commands.add_parser("phone", help="parse and normalize phone numbers (JSON lines)")
@@ -132,17 +144,18 @@ def _build_parser() -> argparse.ArgumentParser:
     parse.add_argument("file", nargs="?", default="-", help="body file, or - for stdin")
     parse.set_defaults(handler=_cmd_parse)
 
-    commands.add_parser("sandbox", help="run the Cloud API sandbox (see `python -m wacloud sandbox -h`)")
+    commands.add_parser("sandbox", help=f"run the Cloud API sandbox (see: {parser.prog} sandbox -h)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    prog = _prog()
     if argv[:1] == ["sandbox"]:
-        from .sandbox.__main__ import main as sandbox_main
+        from .sandbox.cli import main as sandbox_main
 
-        return sandbox_main(argv[1:])
-    args = _build_parser().parse_args(argv)
+        return sandbox_main(argv[1:], prog=f"{prog} sandbox")
+    args = _build_parser(prog).parse_args(argv)
     try:
         return args.handler(args)
     except BrokenPipeError:

@@ -30,6 +30,7 @@ from .messages import (
     Location,
     Message,
     Reaction,
+    ReplyButton,
     Section,
     Sticker,
     Template,
@@ -167,31 +168,76 @@ class Client:
     def send_text(
         self, to: str, body: str, preview_url: bool = False, reply_to: str | None = None
     ) -> SendResult:
+        """Send a text message (at most 4096 characters); ``preview_url`` shows a
+        preview of the first link. Outside the customer's 24-hour window Meta
+        refuses it (:class:`wacloud.ReEngagementRequired`): send a template."""
         return self.send(to, Text(body, preview_url), reply_to=reply_to)
 
-    def send_image(self, to: str, media_id=None, link=None, caption=None, reply_to=None) -> SendResult:
+    def send_image(
+        self,
+        to: str,
+        media_id: str | None = None,
+        link: str | None = None,
+        caption: str | None = None,
+        reply_to: str | None = None,
+    ) -> SendResult:
+        """Send an image by ``media_id`` (from :meth:`upload_media`) or public
+        ``link`` (exactly one), with an optional ``caption``."""
         return self.send(to, Image(media_id, link, caption), reply_to=reply_to)
 
-    def send_video(self, to: str, media_id=None, link=None, caption=None, reply_to=None) -> SendResult:
+    def send_video(
+        self,
+        to: str,
+        media_id: str | None = None,
+        link: str | None = None,
+        caption: str | None = None,
+        reply_to: str | None = None,
+    ) -> SendResult:
+        """Send a video by ``media_id`` or ``link`` (exactly one), with an optional ``caption``."""
         return self.send(to, Video(media_id, link, caption), reply_to=reply_to)
 
     def send_document(
-        self, to: str, media_id=None, link=None, caption=None, filename=None, reply_to=None
+        self,
+        to: str,
+        media_id: str | None = None,
+        link: str | None = None,
+        caption: str | None = None,
+        filename: str | None = None,
+        reply_to: str | None = None,
     ) -> SendResult:
+        """Send a document by ``media_id`` or ``link`` (exactly one); ``filename``
+        is the name the recipient sees."""
         return self.send(to, Document(media_id, link, caption, filename), reply_to=reply_to)
 
-    def send_audio(self, to: str, media_id=None, link=None, reply_to=None) -> SendResult:
+    def send_audio(
+        self, to: str, media_id: str | None = None, link: str | None = None, reply_to: str | None = None
+    ) -> SendResult:
+        """Send audio (or a voice note) by ``media_id`` or ``link`` (exactly one); audio takes no caption."""
         return self.send(to, Audio(media_id, link), reply_to=reply_to)
 
-    def send_sticker(self, to: str, media_id=None, link=None, reply_to=None) -> SendResult:
+    def send_sticker(
+        self, to: str, media_id: str | None = None, link: str | None = None, reply_to: str | None = None
+    ) -> SendResult:
+        """Send a WebP sticker by ``media_id`` or ``link`` (exactly one)."""
         return self.send(to, Sticker(media_id, link), reply_to=reply_to)
 
     def send_location(
-        self, to: str, latitude: float, longitude: float, name=None, address=None, reply_to=None
+        self,
+        to: str,
+        latitude: float,
+        longitude: float,
+        name: str | None = None,
+        address: str | None = None,
+        reply_to: str | None = None,
     ) -> SendResult:
+        """Send a map pin at ``latitude``/``longitude``, optionally named and with an address."""
         return self.send(to, Location(latitude, longitude, name, address), reply_to=reply_to)
 
-    def send_contacts(self, to: str, contacts: Sequence[Mapping[str, Any]], reply_to=None) -> SendResult:
+    def send_contacts(
+        self, to: str, contacts: Sequence[Mapping[str, Any]], reply_to: str | None = None
+    ) -> SendResult:
+        """Send contact cards, each a mapping in Meta's contact object format
+        (``name``, ``phones``, ``emails``, ...)."""
         return self.send(to, Contacts(contacts), reply_to=reply_to)
 
     def send_reaction(self, to: str, message_id: str, emoji: str) -> SendResult:
@@ -201,17 +247,22 @@ class Client:
     def send_template(
         self, to: str, name: str, language: str, components: Sequence[Mapping[str, Any]] | None = None
     ) -> SendResult:
+        """Send the approved template ``name`` in ``language`` (e.g. ``"en_US"``);
+        ``components`` fill its parameters in Meta's format. Templates are the only
+        messages allowed outside the customer's 24-hour window."""
         return self.send(to, Template(name, language, components))
 
     def send_buttons(
         self,
         to: str,
         body: str,
-        buttons: Sequence[Any],
+        buttons: Sequence[ReplyButton | tuple[str, str] | Mapping[str, str]],
         header: str | Header | None = None,
-        footer=None,
-        reply_to=None,
+        footer: str | None = None,
+        reply_to: str | None = None,
     ) -> SendResult:
+        """Send up to 3 reply buttons (``(id, title)``, titles of at most 20
+        characters) under ``body``; the tap comes back as an inbound message."""
         return self.send(to, Buttons(body, buttons, header, footer), reply_to=reply_to)
 
     def send_list(
@@ -220,10 +271,11 @@ class Client:
         body: str,
         button: str,
         sections: Sequence[Section | Mapping[str, Any]],
-        header=None,
-        footer=None,
-        reply_to=None,
+        header: str | None = None,
+        footer: str | None = None,
+        reply_to: str | None = None,
     ) -> SendResult:
+        """Send a list: ``button`` opens up to 10 ``sections`` holding at most 10 rows in all."""
         return self.send(to, ListMessage(body, button, sections, header, footer), reply_to=reply_to)
 
     def send_cta_url(
@@ -233,9 +285,10 @@ class Client:
         display_text: str,
         url: str,
         header: str | Header | None = None,
-        footer=None,
-        reply_to=None,
+        footer: str | None = None,
+        reply_to: str | None = None,
     ) -> SendResult:
+        """Send a call-to-action button labelled ``display_text`` that opens ``url``."""
         return self.send(to, CtaUrl(body, display_text, url, header, footer), reply_to=reply_to)
 
     def send_many(

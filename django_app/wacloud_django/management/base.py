@@ -8,13 +8,18 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ..exceptions import AccountNotConfigured, AccountNotFound
 from ..models import BusinessAccount
+from ..services.accounts import check_secrets_readable, find_account
 
 
 class WacloudCommand(BaseCommand):
-    """A command with ``--format text|json`` (and ``--account`` when it acts on one)."""
+    """A command with ``--format text|json`` (and ``--account`` or
+    ``--business-account-id`` when it acts on one account)."""
 
     takes_account = True
+    #: Whether the command uses the account's token or secrets (checked readable up front).
+    needs_secrets = True
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--format", choices=["text", "json"], default="text", help="output format")
@@ -22,20 +27,32 @@ class WacloudCommand(BaseCommand):
             parser.add_argument(
                 "--account", metavar="PHONE_NUMBER_ID", help="the account (default: the only active one)"
             )
+            parser.add_argument(
+                "--business-account-id",
+                metavar="WABA_ID",
+                help="the account by its WhatsApp Business Account id (its one phone number)",
+            )
 
-    def account(self, phone_number_id: str | None) -> BusinessAccount:
-        if phone_number_id:
-            account = BusinessAccount.objects.filter(phone_number_id=phone_number_id).first()
-            if account is None:
-                raise CommandError(f"No WhatsApp account with phone number id {phone_number_id}.")
-            return account
-        active = list(BusinessAccount.objects.filter(is_active=True)[:11])
-        if not active:
-            raise CommandError("No active WhatsApp account; create one with setup_whatsapp_account.")
-        if len(active) > 1:
-            names = ", ".join(a.phone_number_id for a in active[:10])
-            raise CommandError(f"Several active accounts ({names}); choose one with --account.")
-        return active[0]
+    def account(self, phone_number_id: str | None, waba_id: str | None = None) -> BusinessAccount:
+        """The account chosen by ``--account``/``--business-account-id`` (default:
+        the only active one), its secrets checked readable when the command needs them."""
+        try:
+            account = find_account(phone_number_id=phone_number_id, waba_id=waba_id)
+        except AccountNotFound as error:
+            hint = "" if phone_number_id else " (use --account PHONE_NUMBER_ID)"
+            message = str(error)
+            raise CommandError(message[:1].upper() + message[1:] + hint + ".") from None
+        if self.needs_secrets:
+            try:
+                check_secrets_readable(account)
+            except AccountNotConfigured as error:
+                message = str(error)
+                raise CommandError(message[:1].upper() + message[1:] + ".") from None
+        return account
+
+    def selected_account(self, options: dict[str, Any]) -> BusinessAccount:
+        """:meth:`account` for the command's ``--account``/``--business-account-id`` options."""
+        return self.account(options.get("account"), options.get("business_account_id"))
 
     def emit(self, options: dict[str, Any], data: Any, text: str) -> None:
         """``data`` as one JSON document with ``--format json``, else ``text``."""

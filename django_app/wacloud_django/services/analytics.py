@@ -22,7 +22,13 @@ def _rate(part: int, whole: int) -> float | None:
 def monitor_report(hours: int = 24, account: BusinessAccount | None = None) -> dict[str, Any]:
     """Delivery, read and failure rates of the last ``hours``, the webhook backlog
     and failures, this hour's sends against the rate limits, and template
-    statuses, as plain JSON-ready data. Rates are ``None`` when nothing was sent."""
+    statuses, as plain JSON-ready data.
+
+    Every rate has one denominator, ``attempted``: the outbound messages of the
+    period that left the outbox (any status but ``queued``). ``delivery_rate``
+    counts those delivered, read or played (a read message was delivered);
+    ``read_rate`` those read or played; ``failure_rate`` those failed. Rates
+    are ``None`` when nothing was attempted."""
     if hours <= 0:
         raise ValueError(f"hours must be positive, got {hours}")
     now = timezone.now()
@@ -81,8 +87,9 @@ def monitor_report(hours: int = 24, account: BusinessAccount | None = None) -> d
         "outbound": {
             "total": sum(by_status.values()),
             "by_status": dict(sorted(by_status.items())),
+            "attempted": attempted,
             "delivery_rate": _rate(delivered, attempted),
-            "read_rate": _rate(read, delivered),
+            "read_rate": _rate(read, attempted),
             "failure_rate": _rate(failed, attempted),
             "queued": by_status.get(Message.Status.QUEUED, 0),
             "delivery_unknown": failures.filter(failure_kind=Message.SendFailure.UNKNOWN).count(),

@@ -15,15 +15,15 @@ from collections.abc import Sequence
 from .config import Faults, SandboxConfig
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m wacloud.sandbox") -> argparse.ArgumentParser:
     defaults = SandboxConfig()
     parser = argparse.ArgumentParser(
-        prog="python -m wacloud.sandbox",
+        prog=prog,
         description="A local stand-in for Meta's WhatsApp Cloud API (control API under /_sandbox).",
     )
     account = parser.add_argument_group("account")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="the port to listen on (default 8765)")
     account.add_argument("--access-token", required=True, help="the bearer token Graph requests must carry")
     account.add_argument("--phone-number-id", required=True)
     account.add_argument("--waba-id", default=defaults.waba_id)
@@ -109,8 +109,13 @@ async def serve(config: SandboxConfig) -> None:
         await server.stop()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m wacloud.sandbox") -> int:
+    args = build_parser(prog).parse_args(argv)
+    try:
+        import aiohttp  # noqa: F401  (the server; an optional dependency)
+    except ImportError:
+        print('error: the sandbox needs aiohttp: pip install "wacloud[sandbox]"', file=sys.stderr)
+        return 1
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
         config = config_from_args(args)

@@ -12,6 +12,7 @@ from ...exceptions import AccountNotConfigured
 from ...models import Message
 from ...services import analytics
 from ...services.outbound import send_message
+from ...services.recipients import recipient_wa_id
 from ..base import WacloudCommand
 from .whatsapp_send import describe
 
@@ -23,21 +24,28 @@ class Command(WacloudCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
-        parser.add_argument("--test-type", choices=TEST_TYPES, default="connectivity")
+        parser.add_argument(
+            "--test-type", choices=TEST_TYPES, default="connectivity", help="default connectivity"
+        )
         parser.add_argument("--to", help="recipient for send-text and send-template")
         parser.add_argument("--message", default="Test message from wacloud", help="the text for send-text")
-        parser.add_argument("--template", default="hello_world", help="the template for send-template")
+        parser.add_argument(
+            "--template", "--template-name", dest="template", default="hello_world",
+            help="the template for send-template (default hello_world)",
+        )  # fmt: skip
         parser.add_argument("--language", default="en_US", help="the template language")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        account = self.account(options["account"])
+        account = self.selected_account(options)
         test = options["test_type"]
         if test.startswith("send-") and not options["to"]:
             raise CommandError(f"--test-type {test} needs --to NUMBER.")
         try:
             data, text = getattr(self, test.replace("-", "_"))(account, options)
         except (WacloudError, AccountNotConfigured, ValueError) as error:
-            raise CommandError(f"{test} test failed for {account.phone_number_id}: {error!r}") from None
+            raise CommandError(
+                f"{test} test failed for {account.phone_number_id}: {type(error).__name__}: {error}"
+            ) from None
         self.emit(options, {"test": test, "ok": True, **data}, text)
 
     def connectivity(self, account: Any, options: dict[str, Any]) -> tuple[dict, str]:
@@ -66,7 +74,7 @@ class Command(WacloudCommand):
                           template_language=options["language"])  # fmt: skip
 
     def _send(self, account: Any, to: str, message_type: str, **kwargs: Any) -> tuple[dict, str]:
-        message = send_message(account, to, message_type, enqueue=False, **kwargs)
+        message = send_message(account, recipient_wa_id(to), message_type, enqueue=False, **kwargs)
         if message.status == Message.Status.FAILED:
             raise CommandError(f"the test message failed: {message.error_code} {message.error_message}")
         return {"message": describe(message)}, f"Sent {message_type} to {to}: {message.wamid}."

@@ -19,8 +19,9 @@ def render(report: dict[str, Any]) -> str:
     out, hooks = report["outbound"], report["webhooks"]
     lines = [
         f"WhatsApp monitor, last {report['hours']} h (at {report['generated_at']})",
-        f"  outbound   {out['total']} messages: delivered {_percent(out['delivery_rate'])}, "
-        f"read {_percent(out['read_rate'])}, failed {_percent(out['failure_rate'])}",
+        f"  outbound   {out['total']} messages, {out['attempted']} attempted (left the outbox); "
+        f"of those: delivered {_percent(out['delivery_rate'])}, read {_percent(out['read_rate'])}, "
+        f"failed {_percent(out['failure_rate'])}",
         "             by status: " + (", ".join(f"{k} {v}" for k, v in out["by_status"].items()) or "none"),
         f"             queued {out['queued']}, retriable failures {out['retriable_failures']}, "
         f"delivery unknown {out['delivery_unknown']} (needs a human)",
@@ -47,7 +48,11 @@ def render(report: dict[str, Any]) -> str:
 
 
 class Command(WacloudCommand):
-    help = "Report delivery/read/failure rates, webhook backlog, rate-limit use and template statuses."
+    help = (
+        "Report delivery/read/failure rates, webhook backlog, rate-limit use and template statuses. "
+        "Every rate is a share of the attempted outbound messages (any status but queued)."
+    )
+    needs_secrets = False
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
@@ -56,6 +61,7 @@ class Command(WacloudCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["hours"] <= 0:
             raise CommandError(f"--hours must be a positive number of hours, got {options['hours']}.")
-        account = self.account(options["account"]) if options["account"] else None
+        chosen = options["account"] or options["business_account_id"]
+        account = self.selected_account(options) if chosen else None
         report = monitor_report(options["hours"], account)
         self.emit(options, report, render(report))

@@ -19,8 +19,10 @@ class Command(WacloudCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
-        parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=8765)
+        parser.add_argument(
+            "--host", default="127.0.0.1", help="the address the sandbox listens on (default 127.0.0.1)"
+        )
+        parser.add_argument("--port", type=int, default=8765, help="its port (default 8765)")
         parser.add_argument(
             "--site-url", default="http://127.0.0.1:8000", help="where this project is served"
         )
@@ -29,11 +31,15 @@ class Command(WacloudCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
+            import aiohttp  # noqa: F401  (the sandbox's server)
+
             from wacloud.sandbox.cli import serve
             from wacloud.sandbox.config import SandboxConfig
         except ImportError as error:
-            raise CommandError(f"The sandbox needs: pip install 'wacloud[sandbox]' ({error}).") from None
-        account = self.account(options["account"])
+            raise CommandError(
+                f'The sandbox needs aiohttp: pip install "wacloud[sandbox]" ({error.name} is missing).'
+            ) from None
+        account = self.selected_account(options)
         if not account.has_access_token:
             raise CommandError(f"Account {account.phone_number_id} has no access token.")
         app_secret = account.app_secret or get_setting("APP_SECRET")

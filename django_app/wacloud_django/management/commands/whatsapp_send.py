@@ -12,6 +12,7 @@ from wacloud.errors import WacloudError
 from ...exceptions import AccountNotConfigured
 from ...models import Message
 from ...services.outbound import MEDIA_TYPES, send_message
+from ...services.recipients import recipient_wa_id
 from ..base import WacloudCommand
 
 
@@ -47,7 +48,7 @@ class Command(WacloudCommand):
         parser.add_argument("--queue", action="store_true", help="leave it to the outbox worker")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        account = self.account(options["account"])
+        account = self.selected_account(options)
         media_type = next((m for m in sorted(MEDIA_TYPES) if options[m]), None)
         kwargs: dict[str, Any] = {"reply_to": options["reply_to"], "enqueue": options["queue"]}
         if options["text"] is not None:
@@ -63,7 +64,7 @@ class Command(WacloudCommand):
             content = {key: options[key] for key in ("caption", "filename") if options[key]}
             kwargs.update(message_type=media_type, content=content, media=options[media_type])
         try:
-            message = send_message(account, options["to"], **kwargs)
+            message = send_message(account, recipient_wa_id(options["to"]), **kwargs)
         except (WacloudError, AccountNotConfigured, ValueError, OSError) as error:
             raise CommandError(f"Not sent: {error}") from None
         message.refresh_from_db()  # with --queue an inline send has already run after the commit
@@ -72,10 +73,11 @@ class Command(WacloudCommand):
         if message.wamid:
             text += f" ({message.wamid})"
         if message.error_message:
-            text += f"; error {message.error_code}: {message.error_message}"
+            code = f" {message.error_code}" if message.error_code else ""
+            text += f"; error{code}: {message.error_message}"
         self.emit(options, data, text)
         if message.status == Message.Status.FAILED:
-            raise CommandError(f"Message {message.pk} failed: {message.error_message}")
+            raise CommandError(f"Message {message.pk} failed: {message.error_message or message.error_title}")
 
     @staticmethod
     def components(options: dict[str, Any]) -> list[Any] | None:

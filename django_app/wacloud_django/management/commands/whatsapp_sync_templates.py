@@ -14,7 +14,7 @@ class Command(WacloudCommand):
     help = "Fetch the account's templates from its WABA: create, update, mark deleted."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        account = self.account(options["account"])
+        account = self.selected_account(options)
         try:
             counts = sync_templates(account, progress=self.progress(options, "Templates"))
         except Exception as error:
