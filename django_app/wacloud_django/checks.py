@@ -166,3 +166,48 @@ def _check_rate_limit(value: Any) -> list[checks.CheckMessage]:
     if backend_problem:
         problems.append(_error(backend_problem, 5))
     return problems
+
+
+#: Accounts whose stored secrets ``check_stored_secrets`` tries to decrypt (bounded: it runs on every start).
+_SECRET_CHECK_LIMIT = 1000
+
+
+@checks.register(checks.Tags.security)
+def check_stored_secrets(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``ENCRYPTION_KEY`` (with its fallbacks) must decrypt every secret already stored:
+    a wrong key otherwise shows up only when a send or a webhook fails."""
+    from django.db import DatabaseError
+
+    from .crypto import decrypt
+    from .models import BusinessAccount
+
+    encrypted = ("access_token_encrypted", "app_secret_encrypted", "verify_token_encrypted")
+    try:
+        rows = list(BusinessAccount.objects.values_list("phone_number_id", *encrypted)[:_SECRET_CHECK_LIMIT])
+    except (DatabaseError, RuntimeError):
+        # No tables yet (before migrate), no database, or a test run that forbids database
+        # access (pytest-django raises RuntimeError): nothing stored to check.
+        return []
+    unreadable = []
+    for phone_number_id, *tokens in rows:
+        for field, token in zip(encrypted, tokens, strict=True):
+            if not token:
+                continue
+            name = field.removesuffix("_encrypted")
+            try:
+                decrypt(token, f"wacloud.BusinessAccount.{name}")
+            except (SettingError, ValueError) as exc:
+                unreadable.append(f"account {phone_number_id} {name}: {exc}")
+    if not unreadable:
+        return []
+    more = f" (and {len(unreadable) - 3} more)" if len(unreadable) > 3 else ""
+    return [
+        _error(
+            f"{setting_name('ENCRYPTION_KEY')} cannot decrypt {len(unreadable)} stored secret(s): "
+            + "; ".join(unreadable[:3])
+            + more,
+            15,
+            hint=f"Set {setting_name('ENCRYPTION_KEY')} to the key they were stored with, or add that key "
+            f"to {setting_name('ENCRYPTION_KEY_FALLBACKS')}; sends fail (and stay retriable) until then.",
+        )
+    ]

@@ -42,3 +42,9 @@ class AccountNotFound(WacloudError, LookupError):
 
 class AccountNotConfigured(WacloudError, ValueError):
     """The ``BusinessAccount`` lacks what the operation needs (e.g. an access token)."""
+
+
+class ItemRejected(WacloudError, ValueError):
+    """One item of a webhook (a message, a status) cannot be stored: an id longer than any
+    Meta sends, an account its signer may not speak for, another account's message. It is
+    recorded on the event's ``item_errors``; the other items are stored."""

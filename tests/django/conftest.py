@@ -85,3 +85,22 @@ def sandbox(sandbox_server, settings):
     settings.WACLOUD = {**settings.WACLOUD, "BASE_URL": sandbox_server.base_url, "REQUEST_TIMEOUT": 5}
     yield sandbox_server
     sandbox_server.clear_faults()
+
+
+@pytest.fixture
+def caught():
+    """Every wacloud signal sent, as (name, kwargs)."""
+    from wacloud_django import signals
+
+    sent = []
+    names = ["message_received", "message_status_changed", "template_status_changed", "webhook_error",
+             "webhook_event_received"]  # fmt: skip
+    for name in names:
+        getattr(signals, name).connect(
+            lambda sender, name=name, **kwargs: sent.append((name, kwargs)),
+            weak=False,
+            dispatch_uid=f"t-{name}",
+        )
+    yield sent
+    for name in names:
+        getattr(signals, name).disconnect(dispatch_uid=f"t-{name}")

@@ -176,9 +176,11 @@ def test_every_fixture_delivered_three_times_shuffled(post_webhook, django_captu
     assert set(PendingStatus.objects.values_list("wamid", "status")) == expected_pending
 
     # ... and are applied when the outbound send stores the wamid.
+    # (Each under the account its statuses came from: another account's statuses never move it.)
     for wamid in {wamid for wamid, _ in expected_pending}:
+        owner = PendingStatus.objects.filter(wamid=wamid).values_list("account", flat=True).first() or main.pk
         message = Message.objects.create(
-            account=main, wamid=wamid, direction="outbound", type="text", status="queued"
+            account_id=owner, wamid=wamid, direction="outbound", type="text", status="queued"
         )
         with django_capture_on_commit_callbacks(execute=True):
             apply_pending_statuses(message)

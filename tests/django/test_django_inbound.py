@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from wacloud_test_helpers import USER, WABA_ID, envelope, status_update, text_message
 
-from wacloud_django import signals
 from wacloud_django.models import Contact, Conversation, Message, PendingStatus, Template, WebhookEvent
 from wacloud_django.services import inbound
 from wacloud_django.services.webhooks import reprocess_webhook_events
@@ -19,23 +18,6 @@ T0 = 1697043223
 
 def at(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
-
-
-@pytest.fixture
-def caught():
-    """Every wacloud signal sent, as (name, kwargs)."""
-    sent = []
-    names = ["message_received", "message_status_changed", "template_status_changed", "webhook_error",
-             "webhook_event_received"]  # fmt: skip
-    for name in names:
-        getattr(signals, name).connect(
-            lambda sender, name=name, **kwargs: sent.append((name, kwargs)),
-            weak=False,
-            dispatch_uid=f"t-{name}",
-        )
-    yield sent
-    for name in names:
-        getattr(signals, name).disconnect(dispatch_uid=f"t-{name}")
 
 
 def echo(wamid: str, body: str = "from the app", timestamp: int = T0):
@@ -258,7 +240,7 @@ def test_signals_wait_for_the_commit(account, django_capture_on_commit_callbacks
 
     from wacloud_django.services.webhooks import record_webhook_event
 
-    event, _ = record_webhook_event(dumps(text_message("wamid.1")), signature_verified=True)
+    event, _ = record_webhook_event(dumps(text_message("wamid.1")), signature_verified=True, account=account)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         inbound.process_webhook_event(event.pk)
     assert caught == [] and Message.objects.count() == 1

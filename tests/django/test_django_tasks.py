@@ -80,7 +80,7 @@ def test_celery_task_retries_with_backoff_then_gives_up(account, celery_app, set
         raise RuntimeError("database hiccup")
 
     monkeypatch.setattr(inbound, "store_inbound_message", broken)
-    event, _ = record_webhook_event(dumps(text_message("wamid.1")), signature_verified=True)
+    event, _ = record_webhook_event(dumps(text_message("wamid.1")), signature_verified=True, account=account)
     with pytest.raises(RuntimeError, match="database hiccup"):
         tasks.process_webhook_event.delay(event.pk).get()
     event.refresh_from_db()
@@ -112,7 +112,7 @@ def test_tasks_module_imports_and_runs_without_celery(monkeypatch, account):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.shared_task is None
-    event, _ = record_webhook_event(dumps(text_message("wamid.1")), signature_verified=True)
+    event, _ = record_webhook_event(dumps(text_message("wamid.1")), signature_verified=True, account=account)
     assert module.process_webhook_event(event.pk) == "processed"
     assert module.cleanup_old_webhook_events() == {"webhook_events": 0, "pending_statuses": 0}
     with pytest.raises(ImproperlyConfigured, match="needs Celery"):

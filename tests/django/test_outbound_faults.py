@@ -115,8 +115,9 @@ def test_a_fresh_claim_means_another_sender_is_at_work(sandbox, queued):
     assert sandbox.sent_messages() == []
 
 
-def test_a_stale_claim_means_the_sender_died_and_the_outcome_is_unknown(sandbox, queued):
-    Message.objects.filter(pk=queued.pk).update(sending_since=timezone.now() - timedelta(hours=1))
+def test_a_stale_claim_handed_to_the_network_means_the_outcome_is_unknown(sandbox, queued):
+    claimed = timezone.now() - timedelta(hours=1)
+    Message.objects.filter(pk=queued.pk).update(sending_since=claimed, handed_off_at=claimed)
     assert deliver_message(queued.pk).outcome == "unknown"
     queued.refresh_from_db()
     assert (
@@ -124,6 +125,45 @@ def test_a_stale_claim_means_the_sender_died_and_the_outcome_is_unknown(sandbox,
         and "never recorded an answer" in queued.error_message
     )
     assert sandbox.sent_messages() == []
+
+
+def test_a_stale_claim_that_never_reached_the_network_is_sent(sandbox, queued):
+    # The sender died before its request left (e.g. waiting for the rate limiter); an earlier
+    # attempt's hand-off does not count for this claim.
+    claimed = timezone.now() - timedelta(hours=1)
+    Message.objects.filter(pk=queued.pk).update(
+        sending_since=claimed, handed_off_at=claimed - timedelta(minutes=5), send_attempts=1
+    )
+    assert deliver_message(queued.pk).outcome == "sent"
+    queued.refresh_from_db()
+    assert queued.status == Message.Status.SENT and queued.send_attempts == 2
+    assert queued.handed_off_at > claimed
+    assert len(sandbox.sent_messages(to=CUSTOMER)) == 1
+
+
+def test_the_hand_off_is_recorded_before_the_request(sandbox, queued, monkeypatch):
+    from wacloud_django.services import outbound
+
+    seen = []
+    real_client_for = outbound.client_for
+
+    def spying_client_for(account):
+        client = real_client_for(account)
+        real_send = client.send
+
+        class Spy:
+            def __getattr__(self, name):
+                return getattr(client, name)
+
+            def send(self, *args, **kwargs):
+                seen.append(Message.objects.values_list("handed_off_at", flat=True).get(pk=queued.pk))
+                return real_send(*args, **kwargs)
+
+        return Spy()
+
+    monkeypatch.setattr(outbound, "client_for", spying_client_for)
+    assert deliver_message(queued.pk).outcome == "sent"
+    assert seen and seen[0] is not None
 
 
 def test_a_queued_row_whose_task_was_lost_is_rescheduled(sandbox, queued):
@@ -164,3 +204,34 @@ def test_a_timed_out_media_upload_is_retried_not_left_unknown(sandbox, account, 
     assert deliver_message(message.pk, can_retry=True).outcome == "retry"
     assert deliver_message(message.pk, can_retry=True).outcome == "sent"
     assert len(sandbox.sent_messages(to=CUSTOMER)) == 1
+
+
+def test_a_wrong_encryption_key_fails_retriably_and_recovers_once_fixed(sandbox, queued, settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    good_key = settings.WACLOUD["ENCRYPTION_KEY"]
+    settings.WACLOUD = {**settings.WACLOUD, "ENCRYPTION_KEY": "1f" * 32}
+    result = deliver_message(queued.pk)
+    queued.refresh_from_db()
+    assert result.outcome == "failed" and queued.failure_kind == Message.SendFailure.RETRIABLE
+    assert 'WACLOUD["ENCRYPTION_KEY"]' in queued.error_message and sandbox.sent_messages() == []
+    with pytest.raises(SystemCheckError, match=r"wacloud\.E015.*cannot decrypt 3 stored secret"):
+        call_command("check")
+
+    settings.WACLOUD = {**settings.WACLOUD, "ENCRYPTION_KEY": good_key}
+    call_command("check")  # the right key reads everything again
+    assert retry_failed_messages()["requeued"] == 1
+    queued.refresh_from_db()
+    assert queued.status == Message.Status.SENT and len(sandbox.sent_messages(to=CUSTOMER)) == 1
+
+
+def test_an_old_key_listed_as_fallback_passes_the_check(account, settings):
+    from django.core.management import call_command
+
+    settings.WACLOUD = {
+        **settings.WACLOUD,
+        "ENCRYPTION_KEY": "2e" * 32,
+        "ENCRYPTION_KEY_FALLBACKS": [settings.WACLOUD["ENCRYPTION_KEY"]],
+    }
+    call_command("check")

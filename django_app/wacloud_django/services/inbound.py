@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -23,6 +24,7 @@ from wacloud.events import EventType
 
 from .. import signals
 from ..conf import get_setting, use_celery
+from ..exceptions import ItemRejected
 from ..models import (
     SERVICE_WINDOW,
     BusinessAccount,
@@ -35,6 +37,7 @@ from ..models import (
 )
 from .accounts import client_for_account, ensure_account
 from .statuses import apply_pending_statuses, record_status_update, send_signal, send_signal_on_commit
+from .webhook_auth import Signer
 
 logger = logging.getLogger("wacloud.inbound")
 
@@ -43,55 +46,166 @@ _MODIFIER_TYPES = {"reaction", "edit", "revoke"}
 # InboundMessage fields that describe the content (the rest is routing and metadata).
 _CONTENT_FIELDS = (
     "text", "media", "location", "contacts", "interactive", "button", "reaction", "order", "system",
-    "referral", "context", "original_message_id", "edited_type", "errors",
+    "referral", "context", "original_message_id", "edited_type", "unsupported_type", "group_id", "errors",
 )  # fmt: skip
+
+
+#: Database errors that say nothing about the item (a lost connection, a deadlock, a
+#: serialization failure): the whole event is rolled back and retried.
+_TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+#: Meta's ids fit these columns; a longer one is not a real id and its item is refused.
+_ID_LIMITS = {"wa_id": 64, "wamid": 255}
+# A NUL escape is the only way a JSON body can carry U+0000, which PostgreSQL can
+# store in neither text nor jsonb; an even run of backslashes before it is literal text.
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
 
 
 class _Skip(Exception):
     """The event needs no processing (already done, or being done by another worker)."""
 
 
+def storable_body(body: bytes) -> bytes:
+    """``body`` with each ``\\u0000`` escape made ``\\ufffd`` (same length, so parse
+    errors still point at the right byte); the stored event keeps the original."""
+    if b"\\u0000" not in body:
+        return body
+    return _NUL_ESCAPE.sub(rb"\1\\ufffd", body)
+
+
 def process_webhook_event(event_id: int, *, force: bool = False) -> WebhookEvent:
     """Process the stored webhook event ``event_id``; returns it with its new status.
 
-    Claiming, applying every parsed event and marking the row processed is one
-    transaction: one commit per webhook, and the claim's row lock keeps a second
-    worker out until it commits (it then finds the event processed). An error
-    rolls the whole attempt back (applying is idempotent, so a retry redoes it),
-    is recorded on the event in a transaction of its own and is re-raised, so the
-    task retries. A body the parser refuses marks the event failed for good
-    (retrying cannot help). ``force`` reprocesses an event whatever its status."""
+    Claiming, applying every parsed item and marking the row is one transaction:
+    one commit per webhook, and the claim's row lock keeps a second worker out until
+    it commits (it then finds the event done). Each item is applied in a savepoint of
+    its own, so one item never blocks its neighbours:
+
+    - an item that cannot be stored (an id too long, a value the database refuses,
+      an account its signer may not speak for, or one the parser could not read) is
+      recorded in ``item_errors`` and the event ends ``partial``;
+    - an unexpected error in an item is recorded too, the others are stored, and the
+      event ends ``failed`` (retriable): the error is re-raised after the commit so
+      the task retries, and a retry re-applies everything idempotently;
+    - a database error that is not about the item (connection lost, deadlock) rolls
+      the whole attempt back, is recorded on the event and is re-raised.
+
+    A body the parser refuses marks the event failed for good. ``force`` reprocesses
+    an event whatever its status."""
     try:
         with transaction.atomic():
             event = _claim(event_id, force)
             try:
-                parsed = wacloud_webhook.parse(event.body_bytes)
+                parsed = wacloud_webhook.parse(storable_body(event.body_bytes))
             except WebhookPayloadError as exc:
-                _finish(event, WebhookEvent.Status.FAILED, f"{exc} (at {exc.path or '$'})")
+                _finish(event, WebhookEvent.Status.FAILED, f"{exc} (at {exc.path or '$'})", retriable=False)
                 send_signal_on_commit(
                     signals.webhook_error, sender=WebhookEvent, reason="malformed_body", error=exc,
                     request=None, webhook_event=event, event=None, account=event.account,
                 )  # fmt: skip
                 return event
-            for item in parsed:
-                with transaction.atomic():  # a savepoint: races resolved inside _apply stay local
-                    account = _apply(item, event)
-                    send_signal_on_commit(
-                        signals.webhook_event_received, sender=WebhookEvent, event=item, webhook_event=event,
-                        account=account,
-                    )  # fmt: skip
-            _finish(event, WebhookEvent.Status.PROCESSED, "", event_count=len(parsed))
-            return event
+            signer = Signer.of_event(event.account) if event.signature_verified else None
+            failures, unexpected = [], None
+            for index, item in enumerate(parsed):
+                failure, error = _apply_item(index, item, event, signer)
+                if failure is not None:
+                    failures.append(failure)
+                unexpected = unexpected or error
+            if unexpected is not None:
+                _finish(event, WebhookEvent.Status.FAILED, f"{type(unexpected).__name__}: {unexpected}",
+                        event_count=len(parsed), item_errors=failures)  # fmt: skip
+            else:
+                status = WebhookEvent.Status.PARTIAL if failures else WebhookEvent.Status.PROCESSED
+                _finish(event, status, _failure_summary(failures, len(parsed)), event_count=len(parsed),
+                        item_errors=failures)  # fmt: skip
     except _Skip:
         return WebhookEvent.objects.get(pk=event_id)
     except Exception as exc:
         event = _record_failure(event_id, f"{type(exc).__name__}: {exc}")
-        if event is not None:
-            send_signal(
-                signals.webhook_error, sender=WebhookEvent, reason="processing_failed", error=exc,
-                request=None, webhook_event=event, event=None, account=event.account,
-            )  # fmt: skip
+        _signal_processing_failed(event, exc)
         raise
+    if unexpected is not None:
+        _signal_processing_failed(event, unexpected)
+        raise unexpected
+    return event
+
+
+def _signal_processing_failed(event: WebhookEvent | None, error: Exception) -> None:
+    if event is not None:
+        send_signal(
+            signals.webhook_error, sender=WebhookEvent, reason="processing_failed", error=error,
+            request=None, webhook_event=event, event=None, account=event.account,
+        )  # fmt: skip
+
+
+#: Errors that belong to one item: retrying the item cannot fix them.
+_ITEM_ERRORS = (ItemRejected, DataError, IntegrityError, ValueError)
+
+
+def _apply_item(
+    index: int, item: Any, event: WebhookEvent, signer: Signer | None
+) -> tuple[dict[str, Any] | None, Exception | None]:
+    """Apply one parsed item in its own savepoint. Returns its failure record (or
+    ``None``) and the error when it was an unexpected one (the event is then retried)."""
+    unexpected = None
+    if item.event_type == EventType.INVALID:
+        error: Exception = ItemRejected(item.reason)
+        account = event.account
+        failure = _failure(index, item, error, path=item.path)
+    else:
+        try:
+            with transaction.atomic():
+                account = _apply(item, event, signer)
+        except _TRANSIENT_DB_ERRORS:
+            raise
+        except Exception as exc:
+            error, account = exc, event.account
+            failure = _failure(index, item, exc)
+            if not isinstance(exc, _ITEM_ERRORS):
+                unexpected = exc
+                logger.exception("webhook event %s: item %s failed unexpectedly", event.pk, index)
+        else:
+            failure = None
+    send_signal_on_commit(
+        signals.webhook_event_received, sender=WebhookEvent, event=item, webhook_event=event, account=account,
+    )  # fmt: skip
+    if failure is not None and unexpected is None:
+        logger.warning("webhook event %s: item %s not applied: %s", event.pk, index, failure["error"])
+        send_signal_on_commit(
+            signals.webhook_error, sender=WebhookEvent, reason="item_failed", error=error, request=None,
+            webhook_event=event, event=item, account=account,
+        )  # fmt: skip
+    return failure, unexpected
+
+
+def check_id(value: str | None, kind: str) -> None:
+    """Refuse an id longer than its column (``kind``: ``wa_id`` or ``wamid``)."""
+    limit = _ID_LIMITS[kind]
+    if value is not None and len(value) > limit:
+        raise ItemRejected(
+            f"{kind} is {len(value)} characters long (Meta's fit in {limit}): {value[:40]!r}..."
+        )
+
+
+def _failure(index: int, item: Any, error: Exception, path: str = "") -> dict[str, Any]:
+    kind = getattr(item, "kind", None) or str(item.event_type)
+    item_id = getattr(item, "message_id", None) or getattr(item, "item_id", None)
+    return {
+        "index": index,
+        "kind": kind,
+        "id": item_id,
+        "path": path,
+        "error": f"{type(error).__name__}: {error}"[:1000],
+    }
+
+
+def _failure_summary(failures: list[dict[str, Any]], total: int) -> str:
+    if not failures:
+        return ""
+    first = failures[0]
+    return (
+        f"{len(failures)} of {total} items not applied; "
+        f"first: item {first['index']} ({first['kind']}): {first['error']}"
+    )
 
 
 def _claim(event_id: int, force: bool) -> WebhookEvent:
@@ -110,16 +224,27 @@ def _claim(event_id: int, force: bool) -> WebhookEvent:
     return WebhookEvent.objects.select_related("account").get(pk=event_id)
 
 
-def _finish(event: WebhookEvent, status: str, error: str, event_count: int | None = None) -> None:
+def _finish(
+    event: WebhookEvent,
+    status: str,
+    error: str,
+    event_count: int | None = None,
+    *,
+    item_errors: list[dict[str, Any]] | None = None,
+    retriable: bool = True,
+) -> None:
     event.status = status
     event.last_error = error
-    event.processed_at = timezone.now() if status == WebhookEvent.Status.PROCESSED else None
-    fields = ["status", "last_error", "processed_at"]
+    event.retriable = retriable
+    event.item_errors = item_errors or []
+    done = status in (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.PARTIAL)
+    event.processed_at = timezone.now() if done else None
+    fields = ["status", "last_error", "retriable", "item_errors", "processed_at"]
     if event_count is not None:
         event.event_count = event_count
         fields.append("event_count")
     event.save(update_fields=fields)
-    if error:
+    if error and not done:
         logger.warning("webhook event %s failed: %s", event.pk, error)
 
 
@@ -132,7 +257,14 @@ def _record_failure(event_id: int, error: str) -> WebhookEvent | None:
     return WebhookEvent.objects.select_related("account").filter(pk=event_id).first()
 
 
-def _account_for(item: Any, event: WebhookEvent) -> BusinessAccount | None:
+def _account_for(item: Any, event: WebhookEvent, signer: Signer | None) -> BusinessAccount | None:
+    """The account an item belongs to. Items of a signed event must belong to an
+    account its signer speaks for (checked at intake too; checked again here so a
+    stored body never moves data into another account)."""
+    if signer is not None:
+        reason = signer.refusal(item.phone_number_id, item.waba_id)
+        if reason:
+            raise ItemRejected(f"not applied: {reason}")
     if item.phone_number_id:
         if event.account_id and event.account.phone_number_id == item.phone_number_id:
             return event.account
@@ -148,15 +280,17 @@ def _account_for(item: Any, event: WebhookEvent) -> BusinessAccount | None:
     return event.account
 
 
-def _apply(item: Any, event: WebhookEvent) -> BusinessAccount | None:
-    account = _account_for(item, event)
+def _apply(item: Any, event: WebhookEvent, signer: Signer | None = None) -> BusinessAccount | None:
+    account = _account_for(item, event, signer)
     if item.event_type == EventType.MESSAGE:
+        check_id(item.message_id, "wamid")
         if account is None:
             raise ValueError(
                 f"message {item.message_id} names no phone number id and the event has no account"
             )
         store_inbound_message(item, account, event)
     elif item.event_type == EventType.STATUS:
+        check_id(item.message_id, "wamid")
         record_status_update(item, account, event)
     elif item.event_type == EventType.TEMPLATE_STATUS:
         apply_template_status(item, account)
@@ -174,15 +308,24 @@ def _apply(item: Any, event: WebhookEvent) -> BusinessAccount | None:
 # -- messages ------------------------------------------------------------------------------------
 
 
+def _jsonable(value: Any) -> Any:
+    """Event field values as JSON: dataclasses as dicts, datetimes as ISO 8601."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: _jsonable(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    return value
+
+
 def _content(item: Any) -> dict[str, Any]:
     content = {}
     for name in _CONTENT_FIELDS:
-        value = getattr(item, name)
+        value = getattr(item, name, None)
         if value in (None, [], False):
             continue
-        content[name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
-        if name == "errors":
-            content[name] = [dataclasses.asdict(error) for error in value]
+        content[name] = _jsonable(value)
     return content
 
 
@@ -262,7 +405,14 @@ def store_inbound_message(item: Any, account: BusinessAccount, event: WebhookEve
     """Store a parsed ``InboundMessage`` (or echo) once; later deliveries return the stored row."""
     when = item.timestamp or timezone.now()
     inbound = not item.is_echo
-    wa_id = (item.from_wa_id if inbound else item.to_wa_id) or (item.contact or {}).get("wa_id")
+    # A user known only by a business-scoped user id is keyed by it; one with neither is
+    # kept without a contact (sender unknown).
+    wa_id = (
+        (item.from_wa_id if inbound else item.to_wa_id)
+        or (item.contact or {}).get("wa_id")
+        or (item.from_user_id if inbound else getattr(item, "to_user_id", None))
+    )
+    check_id(wa_id, "wa_id")
     contact = upsert_contact(account, wa_id, item, when, inbound) if wa_id else None
     conversation = open_conversation(account, contact) if contact else None
     target = _target_wamid(item)
@@ -280,13 +430,15 @@ def store_inbound_message(item: Any, account: BusinessAccount, event: WebhookEve
             "status": Message.Status.RECEIVED if inbound else Message.Status.SENT,
             "timestamp": when,
             "sent_at": None if inbound else when,
-            "reply_to": Message.objects.filter(wamid=target).first() if target else None,
+            "reply_to": Message.objects.filter(wamid=target, account=account).first() if target else None,
             "reply_to_wamid": target,
             "raw": item.raw,
             **errors,
         },
     )
     if not created:
+        if message.account_id != account.pk:
+            raise ItemRejected(f"wamid {item.message_id} is already stored under another account")
         return message
     if conversation is not None:
         _advance_conversation(
@@ -294,7 +446,9 @@ def store_inbound_message(item: Any, account: BusinessAccount, event: WebhookEve
         )
     _apply_to_target(message)
     # Messages that arrived earlier and point at this one (a reply overtaking its original).
-    for referrer in Message.objects.filter(reply_to_wamid=message.wamid, reply_to__isnull=True):
+    for referrer in Message.objects.filter(
+        reply_to_wamid=message.wamid, reply_to__isnull=True, account=message.account_id
+    ):
         referrer.reply_to = message
         referrer.save(update_fields=["reply_to", "updated_at"])
         _apply_to_target(referrer)
@@ -419,7 +573,10 @@ def apply_field_update(item: Any, account: BusinessAccount | None) -> None:
     and users' marketing preferences. Everything else only reaches receivers of
     ``webhook_event_received`` (the body stays on the ``WebhookEvent``)."""
     value = item.value
-    if item.field in ("message_template_quality_update", "template_category_update"):
+    quality_fields = ("message_template_quality_update", "template_category_update")
+    # Meta's own docs once labelled a quality update with the status field: read it by its shape.
+    mislabelled = item.field == "message_template_status_update" and "new_quality_score" in value
+    if item.field in quality_fields or mislabelled:
         name, language = value.get("message_template_name"), value.get("message_template_language")
         if not name or not language:
             return

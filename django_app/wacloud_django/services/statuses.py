@@ -20,9 +20,11 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import signals
+from ..exceptions import ItemRejected
 from ..models import BusinessAccount, Message, PendingStatus, WebhookEvent
 
 logger = logging.getLogger("wacloud.status")
@@ -146,6 +148,8 @@ def record_status_update(
     Call inside a transaction. Returns whether a message's status changed."""
     message = Message.objects.select_for_update().filter(wamid=update.message_id).first()
     errors = list(update.errors)
+    if message is not None and account is not None and message.account_id != account.pk:
+        raise ItemRejected(f"status for wamid {update.message_id}, a message of another account")
     if message is not None:
         return apply_status(
             message,
@@ -190,7 +194,12 @@ def apply_pending_statuses(message: Message, *, recheck_after_commit: bool = Tru
         return 0
     applied = 0
     with transaction.atomic():
-        pending = list(PendingStatus.objects.select_for_update().filter(wamid=message.wamid))
+        # Only statuses from the message's own account (or from no account) may move it.
+        pending = list(
+            PendingStatus.objects.select_for_update()
+            .filter(wamid=message.wamid)
+            .filter(Q(account__isnull=True) | Q(account=message.account_id))
+        )
         if pending:
             locked = Message.objects.select_for_update().get(pk=message.pk)
             pending.sort(key=lambda item: (RANK.get(item.status, -1), item.timestamp or timezone.now()))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from ..conf import get_setting, use_celery
@@ -44,6 +46,7 @@ def record_webhook_event(
         "fields": ",".join(dict.fromkeys(fields))[:255],
         "status": WebhookEvent.Status.FAILED if error else WebhookEvent.Status.PENDING,
         "last_error": error,
+        "retriable": not error,
     }
     # get_or_create retries the lookup after an IntegrityError, so two identical
     # deliveries racing on PostgreSQL still end with one row.
@@ -95,19 +98,104 @@ def reprocess_webhook_events(event_ids: Iterable[int]) -> dict[str, int]:
     return counts
 
 
-def process_pending_webhook_events(older_than: timedelta = timedelta(minutes=5), limit: int = 500) -> int:
-    """Schedule events left pending: a broker that was down, or a worker that died
-    mid-processing (its transaction rolled back, so the event is still pending).
-    Run it periodically (Celery beat) when Celery is in use."""
-    cutoff = timezone.now() - older_than
-    ids = list(
-        WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, received_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )[:limit]
+def unfinished_events(older_than: timedelta = timedelta(0)) -> QuerySet[WebhookEvent]:
+    """Events that still need processing: pending ones, and failed ones a retry can help
+    (not a body the parser refused), received more than ``older_than`` ago."""
+    return WebhookEvent.objects.filter(
+        Q(status=WebhookEvent.Status.PENDING) | Q(status=WebhookEvent.Status.FAILED, retriable=True),
+        received_at__lt=timezone.now() - older_than,
     )
+
+
+def requeue_if_unfinished(event: WebhookEvent) -> bool:
+    """A redelivery of a stored body: queue it again when it is still pending or
+    failed-and-retriable (its first task may have died with a worker or a broker)."""
+    unfinished = event.status == WebhookEvent.Status.PENDING or (
+        event.status == WebhookEvent.Status.FAILED and event.retriable
+    )
+    if unfinished:
+        schedule_processing_on_commit(event.pk)
+    return unfinished
+
+
+def process_pending_webhook_events(
+    older_than: timedelta = timedelta(minutes=5),
+    limit: int = 500,
+    *,
+    include_failed: bool = True,
+    max_attempts: int | None = None,
+) -> int:
+    """Schedule events left unfinished: a broker that was down, a worker that died
+    mid-processing (its transaction rolled back, so the event is still pending), or a
+    failure a retry can fix. Returns how many were scheduled. Celery beat runs it
+    every few minutes (docs/commands.md); without Celery, ``whatsapp_process_pending``
+    and the sweep after webhook requests (:func:`sweep_after_inline_request`) do."""
+    events = unfinished_events(older_than)
+    if not include_failed:
+        events = events.filter(status=WebhookEvent.Status.PENDING)
+    # Failed events are retried until they used up their attempts (0: no limit).
+    max_attempts = get_setting("WEBHOOK_MAX_ATTEMPTS") if max_attempts is None else max_attempts
+    if max_attempts:
+        events = events.filter(Q(status=WebhookEvent.Status.PENDING) | Q(attempts__lt=max_attempts))
+    ids = list(events.order_by("received_at").values_list("pk", flat=True)[:limit])
     for event_id in ids:
         schedule_processing(event_id)
     return len(ids)
+
+
+def finish_unfinished_events(
+    *,
+    older_than: timedelta = timedelta(0),
+    limit: int | None = None,
+    include_failed: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """Process now, in this process, the events still pending (and, with
+    ``include_failed``, the failed ones a retry can help), oldest first. Returns
+    counts by resulting status. ``whatsapp_process_pending`` runs it; it needs no Celery."""
+    events = unfinished_events(older_than)
+    if not include_failed:
+        events = events.filter(status=WebhookEvent.Status.PENDING)
+    ids = list(events.order_by("received_at").values_list("pk", flat=True))
+    ids = ids[:limit] if limit is not None else ids
+    counts: dict[str, int] = {}
+    from .inbound import process_webhook_event
+
+    for done, event_id in enumerate(ids, start=1):
+        try:
+            status = process_webhook_event(event_id).status
+        except Exception:
+            logger.exception("webhook event %s failed again", event_id)
+            status = WebhookEvent.Status.FAILED
+        counts[status] = counts.get(status, 0) + 1
+        if progress is not None:
+            progress(done, len(ids))
+    return counts
+
+
+#: Inline setups (no Celery) sweep after a webhook request at most this often per process.
+INLINE_SWEEP_INTERVAL_SECONDS = 60.0
+#: ... taking at most this many events, so the request that sweeps stays short.
+INLINE_SWEEP_LIMIT = 20
+#: ... and only events older than this (younger ones are being processed right now).
+INLINE_SWEEP_AGE = timedelta(minutes=2)
+_last_inline_sweep = float("-inf")
+
+
+def sweep_after_inline_request() -> None:
+    """Without Celery nothing runs a periodic sweep, so every minute or so a webhook
+    request finishes a few events left pending (a process killed mid-request) after
+    its own commit. With Celery this does nothing: beat runs the sweep task."""
+    global _last_inline_sweep
+    if use_celery():
+        return
+    now = time.monotonic()
+    if now - _last_inline_sweep < INLINE_SWEEP_INTERVAL_SECONDS:
+        return
+    _last_inline_sweep = now
+    transaction.on_commit(
+        lambda: process_pending_webhook_events(older_than=INLINE_SWEEP_AGE, limit=INLINE_SWEEP_LIMIT)
+    )
 
 
 def cleanup_old_webhook_events(days: int | None = None) -> dict[str, int]:

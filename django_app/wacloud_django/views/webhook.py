@@ -4,13 +4,16 @@ POST, in order (docs/webhooks.md explains each answer):
 
 1. size cap (``WEBHOOK_MAX_BODY_BYTES``) checked on Content-Length and while
    reading: 413, nothing stored;
-2. ``X-Hub-Signature-256`` verified by the C++ core against the app secret of
-   the account named by the URL, else by the payload (``metadata.phone_number_id``,
-   then ``entry[].id`` as the WABA id), else ``WACLOUD["APP_SECRET"]``: 403 and
-   nothing stored when it does not match;
-3. the raw body stored in ``WebhookEvent`` keyed by its SHA-256 (a repeat is
-   acknowledged and not stored twice); a signed body that is not a JSON object
-   is stored as failed and answered 400;
+2. ``X-Hub-Signature-256`` verified by the C++ core. The secret that verifies it
+   is the body's one signer (services/webhook_auth.py): with a per-account URL
+   (``webhook/<phone number id or WABA id>/``) only that account's secret counts;
+   otherwise the secrets of the accounts the body names, then
+   ``WACLOUD["APP_SECRET"]``. A body that names any account its signer does not
+   speak for is refused whole: 403, nothing stored;
+3. the raw body stored in ``WebhookEvent`` keyed by its SHA-256. A repeat is
+   acknowledged and not stored twice, and is queued again while the stored one is
+   still pending (or failed and retriable). A signed body that is not a JSON
+   object is stored as failed and answered 400;
 4. 200 at once; processing runs after the commit, on Celery or inline.
 """
 
@@ -27,17 +30,22 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from wacloud.errors import WebhookVerificationError
-from wacloud.security import verify_signature, verify_subscription
+from wacloud.security import verify_subscription
 
 from .. import signals
 from ..conf import get_setting, webhook_max_body_bytes
 from ..exceptions import DecryptionError, WebhookValidationFailure
 from ..models import BusinessAccount, WebhookEvent
-from ..services.webhooks import KEPT_HEADERS, record_webhook_event, schedule_processing_on_commit
+from ..services.webhook_auth import SIGNATURE_HEADER, RoutedChange, Signer, authenticate, routing_of
+from ..services.webhooks import (
+    KEPT_HEADERS,
+    record_webhook_event,
+    requeue_if_unfinished,
+    schedule_processing_on_commit,
+    sweep_after_inline_request,
+)
 
 logger = logging.getLogger("wacloud.webhook")
-
-SIGNATURE_HEADER = "X-Hub-Signature-256"
 
 
 class RequestBodyTooLarge(Exception):
@@ -50,19 +58,19 @@ def _text(body: str, status: int) -> HttpResponse:
 
 @method_decorator(csrf_exempt, name="dispatch")
 class WhatsAppWebhookView(View):
-    """Meta's webhook. Subclasses may override :meth:`candidate_accounts` (routing)
-    or :meth:`validate_request` (extra checks, e.g. an IP allow-list)."""
+    """Meta's webhook. Subclasses may override :meth:`routing` (which accounts a
+    body names) or :meth:`validate_request` (extra checks, e.g. an IP allow-list)."""
 
     http_method_names = ["get", "post"]
 
     # -- GET: subscription handshake ------------------------------------------------------------
 
     def get(self, request: HttpRequest, phone_number_id: str | None = None) -> HttpResponse:
-        account = self.url_account(phone_number_id)
+        accounts = self.url_accounts(phone_number_id)
         mode = request.GET.get("hub.mode")
         token = request.GET.get("hub.verify_token")
         challenge = request.GET.get("hub.challenge")
-        expected = self.expected_verify_tokens(account)
+        expected = self.expected_verify_tokens(accounts)
         error: WebhookVerificationError = WebhookVerificationError("no verify token is configured")
         for candidate in expected:
             try:
@@ -72,19 +80,35 @@ class WhatsAppWebhookView(View):
         logger.warning("webhook subscription refused: %s", error)
         return _text(f"Forbidden: {error}", 403)
 
-    def expected_verify_tokens(self, account: BusinessAccount | None) -> list[str]:
-        """The account's verify token (per-account URL), else ``WACLOUD["VERIFY_TOKEN"]``
-        and every account's own token (shared URL)."""
+    def expected_verify_tokens(self, accounts: list[BusinessAccount] | None) -> list[str]:
+        """The URL's accounts' verify tokens (else ``WACLOUD["VERIFY_TOKEN"]``), or, on
+        the shared URL, ``WACLOUD["VERIFY_TOKEN"]`` and every account's own token."""
         configured = get_setting("VERIFY_TOKEN")
-        if account is not None:
-            return [token for token in (account.verify_token or configured,) if token]
-        accounts = BusinessAccount.objects.exclude(verify_token="").values_list("verify_token", flat=True)
-        return list(dict.fromkeys(token for token in (configured, *accounts) if token))
+        if accounts is None:
+            accounts = list(BusinessAccount.objects.exclude(verify_token_encrypted=""))
+            tokens = [configured, *self._verify_tokens(accounts)]
+        else:
+            tokens = [token or configured for token in self._verify_tokens(accounts, keep_empty=True)]
+        return list(dict.fromkeys(token for token in tokens if token))
+
+    @staticmethod
+    def _verify_tokens(accounts: list[BusinessAccount], keep_empty: bool = False) -> list[str]:
+        tokens = []
+        for account in accounts:
+            try:
+                token = account.verify_token
+            except DecryptionError as exc:  # a wrong key must not lock out the other accounts
+                logger.error("verify token of account %s cannot be decrypted: %s", account.pk, exc)
+                continue
+            if token or keep_empty:
+                tokens.append(token)
+        return tokens
 
     # -- POST: events ---------------------------------------------------------------------------
 
     def post(self, request: HttpRequest, phone_number_id: str | None = None) -> HttpResponse:
-        url_account = self.url_account(phone_number_id)
+        url_accounts = self.url_accounts(phone_number_id)
+        url_account = url_accounts[0] if url_accounts else None
         try:
             body = self.read_body(request)
         except RequestBodyTooLarge as exc:
@@ -92,7 +116,7 @@ class WhatsAppWebhookView(View):
 
         payload, payload_error = self.load_payload(body)
         try:
-            account = self.validate_request(request, body, payload, url_account)
+            signer = self.validate_request(request, body, payload, url_accounts)
         except WebhookValidationFailure as exc:
             return self.refuse(request, "invalid_signature", exc, 403, url_account)
         except (ImproperlyConfigured, DecryptionError) as exc:
@@ -102,13 +126,12 @@ class WhatsAppWebhookView(View):
             return _text("Server configuration error", 500)
 
         headers = {name: request.headers.get(name, "") for name in KEPT_HEADERS}
-        fields = self.change_fields(payload)
         event, created = record_webhook_event(
             body,
             headers=headers,
-            account=account,
+            account=signer.account,
             signature_verified=True,
-            fields=fields,
+            fields=self.change_fields(payload),
             error=f"Malformed webhook body: {payload_error}" if payload_error else "",
         )
         if payload_error:
@@ -116,21 +139,29 @@ class WhatsAppWebhookView(View):
             # answered 400 so the sender sees why. A repeat of the same body gets the same answer.
             if created:
                 logger.error("webhook body %s is malformed: %s", event.body_sha256[:12], payload_error)
-                self.send_error(request, "malformed_body", ValueError(payload_error), event, account)
+                self.send_error(request, "malformed_body", ValueError(payload_error), event, signer.account)
             return _text(f"Malformed webhook body: {payload_error}", 400)
         if created:
             schedule_processing_on_commit(event.pk)
+        elif requeue_if_unfinished(event):
+            logger.info("webhook body %s received again while %s; queued again", event.body_sha256[:12],
+                        event.status)  # fmt: skip
         else:
             logger.info("webhook body %s already received; acknowledged again", event.body_sha256[:12])
+        sweep_after_inline_request()
         return _text("OK", 200)
 
-    def url_account(self, phone_number_id: str | None) -> BusinessAccount | None:
-        if phone_number_id is None:
+    def url_accounts(self, identifier: str | None) -> list[BusinessAccount] | None:
+        """The accounts of ``webhook/<identifier>/``: a phone number id, else a WABA id
+        (all the numbers of that WABA). ``None`` for the shared URL."""
+        if identifier is None:
             return None
-        account = BusinessAccount.objects.filter(phone_number_id=phone_number_id).first()
-        if account is None:
-            raise Http404(f"No WhatsApp account with phone number id {phone_number_id}")
-        return account
+        accounts = list(BusinessAccount.objects.filter(phone_number_id=identifier))
+        if not accounts:
+            accounts = list(BusinessAccount.objects.filter(waba_id=identifier).order_by("pk"))
+        if not accounts:
+            raise Http404(f"No WhatsApp account with phone number id or WABA id {identifier}")
+        return accounts
 
     def read_body(self, request: HttpRequest) -> bytes:
         """The raw body, refusing to read more than the cap."""
@@ -162,71 +193,35 @@ class WhatsAppWebhookView(View):
         return payload, ""
 
     @staticmethod
-    def _entries(payload: dict[str, Any] | None) -> list[dict[str, Any]]:
+    def change_fields(payload: dict[str, Any] | None) -> list[str]:
         entries = payload.get("entry") if payload else None
-        return [entry for entry in entries if isinstance(entry, dict)] if isinstance(entries, list) else []
+        fields = []
+        for entry in entries if isinstance(entries, list) else []:
+            changes = entry.get("changes") if isinstance(entry, dict) else None
+            for change in changes if isinstance(changes, list) else []:
+                if isinstance(change, dict) and change.get("field"):
+                    fields.append(str(change["field"]))
+        return fields
 
-    def _changes(self, payload: dict[str, Any] | None) -> list[dict[str, Any]]:
-        changes = []
-        for entry in self._entries(payload):
-            items = entry.get("changes")
-            if isinstance(items, list):
-                changes += [change for change in items if isinstance(change, dict)]
-        return changes
-
-    def change_fields(self, payload: dict[str, Any] | None) -> list[str]:
-        return [str(change.get("field")) for change in self._changes(payload) if change.get("field")]
-
-    def candidate_accounts(self, payload: dict[str, Any] | None) -> list[BusinessAccount]:
-        """The accounts a payload names: by phone number id, else by WABA id."""
-        phone_ids, waba_ids = set(), set()
-        for change in self._changes(payload):
-            value = change.get("value")
-            metadata = value.get("metadata") if isinstance(value, dict) else None
-            if isinstance(metadata, dict) and metadata.get("phone_number_id"):
-                phone_ids.add(str(metadata["phone_number_id"]))
-        for entry in self._entries(payload):
-            if entry.get("id"):
-                waba_ids.add(str(entry["id"]))
-        if phone_ids:
-            found = list(BusinessAccount.objects.filter(phone_number_id__in=phone_ids))
-            if found:
-                return found
-        if waba_ids:
-            return list(BusinessAccount.objects.filter(waba_id__in=waba_ids))
-        return []
+    def routing(self, payload: dict[str, Any] | None) -> list[RoutedChange]:
+        """The WABA and phone number ids the body names, change by change."""
+        return routing_of(payload)
 
     def validate_request(
         self,
         request: HttpRequest,
         body: bytes,
         payload: dict[str, Any] | None,
-        url_account: BusinessAccount | None,
-    ) -> BusinessAccount | None:
-        """Check the signature; return the account it proved (``None`` when only
-        ``WACLOUD["APP_SECRET"]`` matched and the payload names no stored account).
-        Raises :class:`WebhookValidationFailure`."""
-        accounts = [url_account] if url_account is not None else self.candidate_accounts(payload)
-        global_secret = get_setting("APP_SECRET") or ""
-        candidates: list[tuple[str, BusinessAccount | None]] = []
-        for account in accounts:
-            secret = account.app_secret or global_secret
-            if secret:
-                candidates.append((secret, account))
-        if not accounts and global_secret:
-            candidates.append((global_secret, None))
-        if not candidates:
-            where = (
-                f"account {url_account.phone_number_id}" if url_account else "the accounts this payload names"
-            )
-            raise WebhookValidationFailure(f'no app secret for {where} and WACLOUD["APP_SECRET"] is not set')
-        header = request.headers.get(SIGNATURE_HEADER)
-        if not header:
-            raise WebhookValidationFailure(f"missing {SIGNATURE_HEADER} header")
-        for secret, account in candidates:
-            if verify_signature(secret, body, header):
-                return account
-        raise WebhookValidationFailure(f"{SIGNATURE_HEADER} does not match the body")
+        url_accounts: list[BusinessAccount] | None,
+    ) -> Signer:
+        """Check the signature and that its signer speaks for every account the body
+        names; return the signer. Raises :class:`WebhookValidationFailure`."""
+        return authenticate(
+            body,
+            request.headers.get(SIGNATURE_HEADER),
+            url_accounts=url_accounts,
+            changes=self.routing(payload),
+        )
 
     def refuse(
         self,
