@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -27,6 +28,7 @@ from .models import (
     Template,
     WebhookEvent,
 )
+from .services import audit, tenancy
 from .services.webhooks import reprocess_webhook_events
 
 _EXTRA_ACTIONS: dict[type, list[Callable[..., Any]]] = {}
@@ -38,12 +40,48 @@ def register_action(model: type, action: Callable[..., Any]) -> None:
 
 
 class ExtensibleAdmin(admin.ModelAdmin):
+    """Staff see the rows of their organizations (superusers everything), and every
+    change made here is written to the audit log."""
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return tenancy.visible_to(super().get_queryset(request), request.user)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        with (
+            transaction.atomic(),
+            audit.acting_as(request.user, source="admin", ip_address=request.META.get("REMOTE_ADDR")),
+        ):
+            before = dict(form.initial) if change else {}
+            super().save_model(request, obj, form, change)
+            after = {name: form.cleaned_data.get(name) for name in form.changed_data}
+            changes = audit.changes_between({k: before.get(k) for k in after}, after)
+            action = f"{obj._meta.model_name}.{'update' if change else 'create'}"
+            audit.record(action, organization=_organization_of(obj), target=obj, changes=changes)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with (
+            transaction.atomic(),
+            audit.acting_as(request.user, source="admin", ip_address=request.META.get("REMOTE_ADDR")),
+        ):
+            audit.record(f"{obj._meta.model_name}.delete", organization=_organization_of(obj), target=obj)
+            super().delete_model(request, obj)
+
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
         for action in _EXTRA_ACTIONS.get(self.model, []):
             name = action.__name__
             actions[name] = (action, name, getattr(action, "short_description", name.replace("_", " ")))
         return actions
+
+
+def _organization_of(obj: Any) -> Any:
+    for path in ("organization", "account.organization"):
+        value = obj
+        for part in path.split("."):
+            value = getattr(value, part, None)
+        if value is not None:
+            return value
+    return None
 
 
 # -- accounts ------------------------------------------------------------------------------------
@@ -63,14 +101,19 @@ class BusinessAccountForm(forms.ModelForm):
         help_text='Leave empty to keep the stored secret (or to use WACLOUD["APP_SECRET"]).',
     )
     clear_app_secret = forms.BooleanField(required=False, help_text="Remove the stored app secret.")
+    verify_token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text='Leave empty to keep the stored token (or to use WACLOUD["VERIFY_TOKEN"]).',
+    )
+    clear_verify_token = forms.BooleanField(required=False, help_text="Remove the stored verify token.")
 
     class Meta:
         model = BusinessAccount
         fields = [
-            "name", "phone_number_id", "waba_id", "display_phone_number", "verify_token", "api_version",
+            "name", "phone_number_id", "waba_id", "app_id", "display_phone_number", "api_version",
             "is_active", "rate_limit_per_second", "rate_limit_per_hour",
         ]  # fmt: skip
-        widgets = {"verify_token": forms.PasswordInput(render_value=True)}
 
     def save(self, commit: bool = True) -> BusinessAccount:
         account = super().save(commit=False)
@@ -80,6 +123,10 @@ class BusinessAccountForm(forms.ModelForm):
             account.app_secret = ""
         elif self.cleaned_data.get("app_secret"):
             account.app_secret = self.cleaned_data["app_secret"]
+        if self.cleaned_data.get("clear_verify_token"):
+            account.verify_token = ""
+        elif self.cleaned_data.get("verify_token"):
+            account.verify_token = self.cleaned_data["verify_token"]
         if commit:
             account.save()
         return account
@@ -91,7 +138,7 @@ class BusinessAccountAdmin(ExtensibleAdmin):
     list_display = ["__str__", "phone_number_id", "waba_id", "display_phone_number", "is_active", "token_set"]
     list_filter = ["is_active"]
     search_fields = ["name", "phone_number_id", "waba_id", "display_phone_number"]
-    readonly_fields = ["token_set", "secret_set", "created_at", "updated_at"]
+    readonly_fields = ["token_set", "secret_set", "verify_token_set", "created_at", "updated_at"]
 
     @admin.display(boolean=True, description="access token")
     def token_set(self, obj: BusinessAccount) -> bool:
@@ -100,6 +147,10 @@ class BusinessAccountAdmin(ExtensibleAdmin):
     @admin.display(boolean=True, description="app secret")
     def secret_set(self, obj: BusinessAccount) -> bool:
         return obj.has_app_secret
+
+    @admin.display(boolean=True, description="verify token")
+    def verify_token_set(self, obj: BusinessAccount) -> bool:
+        return obj.has_verify_token
 
 
 # -- contacts, conversations, messages -----------------------------------------------------------
@@ -223,15 +274,16 @@ def _pretty(value: Any) -> str:
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ExtensibleAdmin):
     list_display = ["short_sha", "received_at", "account", "fields", "status", "attempts", "event_count"]
-    list_filter = ["status", "signature_verified", "account"]
+    list_filter = ["status", "retriable", "signature_verified", "account"]
     search_fields = ["body_sha256", "fields", "last_error"]
     date_hierarchy = "received_at"
     list_select_related = ["account"]
     actions = ["reprocess"]
     exclude = ["body"]
     readonly_fields = [
-        "body_sha256", "account", "signature_verified", "fields", "status", "attempts", "event_count",
-        "last_error", "received_at", "started_at", "processed_at", "pretty_headers", "pretty_body",
+        "body_sha256", "account", "signature_verified", "fields", "status", "retriable", "attempts",
+        "event_count", "last_error", "pretty_item_errors", "received_at", "started_at", "processed_at",
+        "pretty_headers", "pretty_body",
     ]  # fmt: skip
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -243,6 +295,10 @@ class WebhookEventAdmin(ExtensibleAdmin):
     @admin.display(description="SHA-256")
     def short_sha(self, obj: WebhookEvent) -> str:
         return obj.body_sha256[:12]
+
+    @admin.display(description="item errors")
+    def pretty_item_errors(self, obj: WebhookEvent) -> str:
+        return _pretty(obj.item_errors) if obj.item_errors else "-"
 
     @admin.display(description="headers")
     def pretty_headers(self, obj: WebhookEvent) -> str:
@@ -278,3 +334,6 @@ def _register_sending_actions() -> None:
 
 
 _register_sending_actions()
+
+
+from . import admin_access  # noqa: E402, F401  (organizations, members, tokens, audit log)

@@ -7,6 +7,7 @@ values into checked ones and raise :class:`SettingError` naming the exact settin
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -39,10 +40,29 @@ DEFAULTS: dict[str, Any] = {
     "REQUEST_TIMEOUT": 30,
     "MAX_RETRIES": 3,
     "SEND_MAX_ATTEMPTS": 5,
+    # REST API (docs/api.md): least role per action, throttles, media size, audit retention.
+    "ROLES": {},
+    "API_THROTTLE_RATES": {
+        "USER": "1000/hour",
+        "ORGANIZATION": "1000/hour",
+        "TEMPLATE_CREATE": "10/hour",
+        "MEDIA_UPLOAD": "100/hour",
+    },
+    "API_MEDIA_MAX_BYTES": 100 * 1024 * 1024,
+    "API_AUTHENTICATION_CLASSES": None,
+    "AUDIT_RETENTION_DAYS": 365,
 }
 
 # Settings whose value is a dict merged key by key over the default dict.
-_NESTED = {"RATE_LIMIT"}
+_NESTED = {"RATE_LIMIT", "API_THROTTLE_RATES"}
+
+#: Settings also read under the ``WHATSAPP_*`` names of earlier integrations: a
+#: top-level Django setting, else an environment variable. ``WACLOUD`` wins over both.
+ALIASES = {
+    "AUTO_MARK_READ": "WHATSAPP_AUTO_MARK_READ",
+    "DEFAULT_COUNTRY_CODE": "WHATSAPP_DEFAULT_COUNTRY_CODE",
+}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
 class EncryptionKeyError(SettingError):
@@ -70,9 +90,11 @@ def user_settings() -> dict[str, Any]:
 def get_setting(name: str, default: Any = _UNSET) -> Any:
     """The value of ``settings.WACLOUD[name]``.
 
-    Falls back to ``default`` when given, else to the documented default. A name
-    that is neither documented nor given a default is a programming error
-    (``KeyError``), so typos in code never silently read ``None``."""
+    Names in :data:`ALIASES` then try their ``WHATSAPP_*`` spelling (a Django
+    setting, then an environment variable). Falls back to ``default`` when
+    given, else to the documented default. A name that is neither documented
+    nor given a default is a programming error (``KeyError``), so typos in code
+    never silently read ``None``."""
     configured = user_settings()
     if name in _NESTED:
         merged = dict(DEFAULTS[name])
@@ -83,11 +105,34 @@ def get_setting(name: str, default: Any = _UNSET) -> Any:
         return merged
     if name in configured:
         return configured[name]
+    if name in ALIASES:
+        value = _alias_value(name)
+        if value is not _UNSET:
+            return value
     if default is not _UNSET:
         return default
     if name in DEFAULTS:
         return DEFAULTS[name]
     raise KeyError(f"{setting_name(name)} is not a wacloud setting and no default was given")
+
+
+def _alias_value(name: str) -> Any:
+    """The value of ``name`` under its ``WHATSAPP_*`` alias, or ``_UNSET``."""
+    alias = ALIASES[name]
+    value = getattr(settings, alias, _UNSET)
+    source = f"settings.{alias}"
+    if value is _UNSET:
+        value = os.environ.get(alias, _UNSET)
+        source = f"the environment variable {alias}"
+    if value is _UNSET:
+        return _UNSET
+    if name == "AUTO_MARK_READ" and isinstance(value, str):
+        if value.strip().lower() not in _TRUE | _FALSE:
+            raise SettingError(name, f"{source} must be True or False, got {value!r}")
+        return value.strip().lower() in _TRUE
+    if name == "DEFAULT_COUNTRY_CODE" and isinstance(value, (int, str)) and not isinstance(value, bool):
+        return str(value).strip() or None
+    return value
 
 
 def celery_installed() -> bool:
@@ -155,6 +200,7 @@ def parse_encryption_key(value: Any, name: str = "ENCRYPTION_KEY") -> bytes:
 
 
 __all__ = [
+    "ALIASES",
     "DEFAULTS",
     "EncryptionKeyError",
     "ImproperlyConfigured",

@@ -12,8 +12,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .access_models import ApiToken, AuditEntry, Membership, Organization, Role
 from .conf import get_setting
 from .crypto import encrypted_property
+
+__all__ = [
+    "SERVICE_WINDOW", "ApiToken", "AuditEntry", "BusinessAccount", "Contact", "Conversation", "MediaFile",
+    "Membership", "Message", "Organization", "PendingStatus", "RateLimitUsage", "Role", "Template",
+    "WebhookEvent",
+]  # fmt: skip
 
 #: Meta's customer service window: free-form messages are allowed this long after the last inbound one.
 SERVICE_WINDOW = timedelta(hours=24)
@@ -22,6 +29,8 @@ SERVICE_WINDOW = timedelta(hours=24)
 class BusinessAccount(models.Model):
     """One WhatsApp business phone number (and the WABA it belongs to)."""
 
+    # Everything reached through the account (contacts, messages, ...) belongs to this tenant.
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="accounts")
     name = models.CharField(max_length=200, blank=True)
     waba_id = models.CharField("WABA id", max_length=64, blank=True, db_index=True)
     phone_number_id = models.CharField(max_length=64, unique=True)
@@ -29,9 +38,14 @@ class BusinessAccount(models.Model):
     # Stored encrypted; read and write through the properties below.
     access_token_encrypted = models.TextField(blank=True, default="", editable=False)
     app_secret_encrypted = models.TextField(blank=True, default="", editable=False)
-    verify_token = models.CharField(max_length=200, blank=True)
+    verify_token_encrypted = models.TextField(blank=True, default="", editable=False)
+    app_id = models.CharField(
+        "Meta app id", max_length=64, blank=True, help_text="The Meta app the account's token belongs to."
+    )
     api_version = models.CharField(max_length=16, blank=True, help_text='Empty: WACLOUD["API_VERSION"].')
     is_active = models.BooleanField(default=True)
+    # Deleted as an integration but kept with its history (contacts, messages, media).
+    archived_at = models.DateTimeField(null=True, blank=True)
     rate_limit_per_second = models.PositiveIntegerField(
         null=True, blank=True, help_text='Empty: WACLOUD["RATE_LIMIT"]["PER_SECOND"].'
     )
@@ -43,12 +57,22 @@ class BusinessAccount(models.Model):
 
     access_token = encrypted_property("access_token_encrypted", "wacloud.BusinessAccount.access_token")
     app_secret = encrypted_property("app_secret_encrypted", "wacloud.BusinessAccount.app_secret")
+    # The webhook handshake token: a secret too (whoever knows it can subscribe a URL).
+    verify_token = encrypted_property("verify_token_encrypted", "wacloud.BusinessAccount.verify_token")
 
     class Meta:
         ordering = ["name", "phone_number_id"]
 
     def __str__(self) -> str:
         return self.name or self.display_phone_number or self.phone_number_id
+
+    def save(self, *args, **kwargs) -> None:
+        if self.organization_id is None:
+            # One-tenant projects never name an organization: the default one takes the account.
+            from .services.tenancy import default_organization
+
+            self.organization = default_organization()
+        super().save(*args, **kwargs)
 
     @property
     def effective_api_version(self) -> str:
@@ -62,6 +86,10 @@ class BusinessAccount(models.Model):
     def has_app_secret(self) -> bool:
         return bool(self.app_secret_encrypted)
 
+    @property
+    def has_verify_token(self) -> bool:
+        return bool(self.verify_token_encrypted)
+
 
 class Contact(models.Model):
     """A WhatsApp user as seen by one account."""
@@ -70,6 +98,7 @@ class Contact(models.Model):
     wa_id = models.CharField("WhatsApp id", max_length=64)
     name = models.CharField(max_length=200, blank=True)
     profile = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=list, blank=True, help_text="Labels of your own, e.g. ['vip', 'lead'].")
     opted_in = models.BooleanField(default=False)
     opted_in_at = models.DateTimeField(null=True, blank=True)
     opted_out = models.BooleanField(default=False)
@@ -191,6 +220,8 @@ class Message(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="referenced_by"
     )
     reply_to_wamid = models.CharField(max_length=255, blank=True, db_index=True)
+    # The caller's own reference for an outbound message (e.g. a ticket id), to find it by.
+    reference = models.CharField(max_length=64, blank=True, db_index=True)
     pricing = models.JSONField(default=dict, blank=True)
     raw = models.JSONField(default=dict, blank=True)
     # The outbox (services/outbound.py): how often a send was tried, the claim a sender
@@ -198,6 +229,9 @@ class Message(models.Model):
     send_attempts = models.PositiveIntegerField(default=0)
     sending_since = models.DateTimeField(null=True, blank=True)
     failure_kind = models.CharField(max_length=16, choices=SendFailure.choices, blank=True)
+    # Set, and committed, just before the request is handed to the HTTP client: a claim
+    # that expires without it belongs to a sender that died before anything left.
+    handed_off_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -208,6 +242,7 @@ class Message(models.Model):
             models.Index(fields=["status"], name="wacloud_msg_status"),
             models.Index(fields=["direction", "type"], name="wacloud_msg_direction_type"),
             models.Index(fields=["conversation", "timestamp"], name="wacloud_msg_conv_time"),
+            models.Index(fields=["contact", "timestamp"], name="wacloud_msg_contact_time"),
         ]
 
     def __str__(self) -> str:
@@ -342,6 +377,8 @@ class WebhookEvent(models.Model):
         PENDING = "pending", "Pending"
         PROCESSING = "processing", "Processing"
         PROCESSED = "processed", "Processed"
+        # Processed, but some items (messages, statuses) could not be applied: see item_errors.
+        PARTIAL = "partial", "Processed with item errors"
         FAILED = "failed", "Failed"
 
     account = models.ForeignKey(
@@ -357,6 +394,10 @@ class WebhookEvent(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # False when retrying cannot help (a body no parser can read): redeliveries and sweeps skip it.
+    retriable = models.BooleanField(default=True)
+    # One entry per item that could not be applied: index, kind, id, path, error.
+    item_errors = models.JSONField(default=list, blank=True)
     event_count = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -2,9 +2,13 @@
 
 Celery is optional: without it this module still imports, the functions run
 when called directly, and ``.delay()`` raises a clear error (wacloud only calls
-it when ``use_celery()`` is true). All tasks are idempotent and ``acks_late``:
-a worker that dies mid-task has the task redelivered, and running it twice is
-harmless.
+it when ``use_celery()`` is true). All tasks are idempotent, so running one twice
+is harmless, and ``acks_late`` with ``reject_on_worker_lost``: a task whose child
+process dies is requeued at once, but one whose whole worker is killed stays
+unacknowledged in the broker until its visibility timeout (Redis: one hour
+unless ``broker_transport_options["visibility_timeout"]`` says otherwise).
+Beat's ``process_pending_webhook_events`` and ``retry_failed_messages`` sweeps
+pick such work up sooner (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -111,8 +115,16 @@ def cleanup_old_webhook_events(self: Any, days: int | None = None) -> dict[str, 
 
 
 @task()
+def cleanup_audit_entries(self: Any, days: int | None = None) -> int:
+    """Delete audit entries older than ``WACLOUD["AUDIT_RETENTION_DAYS"]`` (run daily)."""
+    from .services.audit import cleanup_audit_entries as cleanup
+
+    return cleanup(days)
+
+
+@task()
 def process_pending_webhook_events(self: Any) -> int:
-    """Reschedule events left pending (run every few minutes)."""
+    """Queue events left pending, and failed ones with attempts left (run every few minutes)."""
     from .services.webhooks import process_pending_webhook_events as sweep
 
     return sweep()
@@ -122,9 +134,22 @@ def process_pending_webhook_events(self: Any) -> int:
 
 
 @task()
-def send_whatsapp_message(self: Any, message_id: int) -> str:
+def send_whatsapp_message(self: Any, message_id: int | None = None, **message: Any) -> str | int:
     """Send one outbox message; returns the outcome. Sent at most once: the
-    service claims the row, so a redelivered or duplicated task sends nothing."""
+    service claims the row, so a redelivered or duplicated task sends nothing.
+
+    Also takes a message by its fields instead of a row id (the form earlier
+    integrations queue): ``business_account_id`` (WABA id) or
+    ``phone_number_id``, ``to``, ``message_type``, ``content`` and, as needed,
+    ``media_url``, ``template_name``, ``template_language``,
+    ``template_components``. The message goes into the outbox (checked as
+    ``send_message`` checks it) and the id of its row is returned."""
+    if message_id is None:
+        from .services.recipients import queue_message
+
+        return queue_message(**message).pk
+    if message:
+        raise TypeError(f"send_whatsapp_message: give message_id or the fields {sorted(message)}, not both")
     from .services.outbound import deliver_message
 
     result = deliver_message(message_id, can_retry=not isinstance(self, _NoCelery))
@@ -144,6 +169,33 @@ def sync_whatsapp_templates(self: Any, account_id: int | None = None) -> dict[st
 @task()
 def retry_failed_messages(self: Any) -> dict[str, int]:
     """Requeue retriable send failures and lost queued rows (never unknown deliveries)."""
+    from .services.outbound import retry_failed_messages as retry
+
+    return retry()
+
+
+# -- the task names in earlier integrations' beat schedules, on the same services -------------------
+
+
+@task(name="whatsapp_integration.tasks.sync_whatsapp_templates")
+def legacy_sync_whatsapp_templates(self: Any, account_id: int | None = None) -> dict[str, dict[str, int]]:
+    """:func:`sync_whatsapp_templates` under its ``whatsapp_integration.tasks`` name."""
+    from .services.templates import sync_all_templates
+
+    return sync_all_templates(account_id)
+
+
+@task(name="whatsapp_integration.tasks.cleanup_old_webhook_events")
+def legacy_cleanup_old_webhook_events(self: Any, days: int | None = None) -> dict[str, int]:
+    """:func:`cleanup_old_webhook_events` under its ``whatsapp_integration.tasks`` name."""
+    from .services.webhooks import cleanup_old_webhook_events as cleanup
+
+    return cleanup(days)
+
+
+@task(name="whatsapp_integration.tasks.retry_failed_messages")
+def legacy_retry_failed_messages(self: Any) -> dict[str, int]:
+    """:func:`retry_failed_messages` under its ``whatsapp_integration.tasks`` name."""
     from .services.outbound import retry_failed_messages as retry
 
     return retry()

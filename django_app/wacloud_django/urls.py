@@ -1,14 +1,20 @@
-"""``path("whatsapp/", include("wacloud_django.urls"))`` gives Meta the webhook URL
-``/whatsapp/webhook/`` (accounts found from the payload) or
-``/whatsapp/webhook/<phone_number_id>/`` (one account per URL)."""
+"""``path("api/whatsapp/", include("wacloud_django.urls"))`` gives Meta the webhook URL
+``/api/whatsapp/webhook`` (accounts found from the payload) or
+``/api/whatsapp/webhook/<phone number id or WABA id>`` (one account per URL), and the
+REST API beside it (``send``, ``conversations``, ...: docs/api.md). Every path answers
+with and without a trailing slash."""
 
 from django.urls import path
 
+from .api.urls import urlpatterns as api_urlpatterns
 from .views.webhook import WhatsAppWebhookView
 
 app_name = "wacloud"
 
 urlpatterns = [
     path("webhook/", WhatsAppWebhookView.as_view(), name="webhook"),
+    path("webhook", WhatsAppWebhookView.as_view(), name="webhook-no-slash"),
     path("webhook/<str:phone_number_id>/", WhatsAppWebhookView.as_view(), name="webhook-account"),
+    path("webhook/<str:phone_number_id>", WhatsAppWebhookView.as_view(), name="webhook-account-no-slash"),
+    *api_urlpatterns,
 ]

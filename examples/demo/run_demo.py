@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import shutil
@@ -215,7 +216,25 @@ def main(argv: list[str] | None = None) -> int:
         step(6, "The conversation, as stored by Django")
         print_conversation(Conversation.objects.get(account=account, contact__wa_id=CUSTOMER))
 
-        step(7, "The monitor report (manage.py whatsapp_monitor)")
+        step(7, "The REST API: a token for an agent, then two calls over HTTP")
+        token = api_token("agent")
+        answer = api_call(site, token, "GET", "/whatsapp/conversations?limit=5")
+        for item in answer["results"]:
+            say(f"    GET conversations -> {item['contact']['name']} (+{item['contact']['wa_id']}), "
+                f"unread {item['unread_count']}, window open: {item['window_open']}")  # fmt: skip
+        body = {
+            "to": CUSTOMER,
+            "type": "text",
+            "content": {"text": "Your order ships today."},
+            "ticketId": "1234",
+        }
+        answer = api_call(site, token, "POST", "/whatsapp/send", body)
+        say(f"    POST send -> {answer}")
+        sent = Message.objects.filter(pk=answer["id"], status=Message.Status.READ)
+        wait_for("the API reply to be read", sent.exists)
+        say("    ... and it was delivered and read, like the others")
+
+        step(8, "The monitor report (manage.py whatsapp_monitor)")
         call_command("whatsapp_monitor", "--hours", "1", stdout=Indented())
 
         elapsed = time.monotonic() - started
@@ -236,12 +255,31 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.stop()
 
 
+def api_token(role: str) -> str:
+    """A user with ``role`` in the default organization, and their API token (shown once)."""
+    from wacloud_django.services.members import add_member_by_name
+
+    return add_member_by_name(f"demo-{role}", role=role, create_user=True, issue_token=True)["token"]
+
+
+def api_call(site: str, token: str, method: str, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        site + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=20) as response:
+        return json.loads(response.read())
+
+
 def serve(site: str, sandbox) -> None:
     from django.contrib.auth.models import User
 
     password = secrets.token_urlsafe(9)
     User.objects.create_superuser("admin", "admin@example.com", password)
     say(f"\nServing until Ctrl-C.\n    admin:    {site}/admin/   user: admin   password: {password}")
+    say(f"    API:      {site}/whatsapp/docs   token (admin role): {api_token('admin')}")
     say(f"    sandbox:  {sandbox.base_url}/_sandbox   (POST /_sandbox/inbound to write in as a customer)")
     try:
         while True:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from wacloud import media as wacloud_media
 
 from ..conf import use_celery
-from ..models import MediaFile
+from ..models import BusinessAccount, MediaFile
 from .accounts import client_for_account
 
 logger = logging.getLogger("wacloud.media")
@@ -79,4 +79,36 @@ def download_media_file(media_file_id: int) -> MediaFile:
     media_file.save(
         update_fields=["file", "size", "sha256", "download_status", "download_error", "downloaded_at"]
     )
+    return media_file
+
+
+def upload_media(
+    account: BusinessAccount, data: bytes, mime_type: str | None, filename: str = ""
+) -> MediaFile:
+    """Check ``data`` against Meta's media rules, upload it to Meta and keep a copy.
+    Raises :class:`wacloud.MediaRejected` (before anything is stored or sent) or the
+    client's typed errors. Audited."""
+    from django.core.files.base import ContentFile
+    from django.db import transaction
+
+    from wacloud.media import check as check_media
+
+    from . import audit
+    from .clients import client_for
+
+    info = check_media(data, mime_type or None)
+    media_id = client_for(account).upload_media(data, info.mime, filename=filename or None)
+    with transaction.atomic():
+        media_file = MediaFile(
+            account=account,
+            media_id=media_id,
+            mime_type=info.mime,
+            size=len(data),
+            sha256=info.sha256,
+            filename=filename[:255],
+            download_status=MediaFile.DownloadStatus.DOWNLOADED,  # ours already: nothing to fetch
+        )
+        media_file.file.save(filename or f"upload-{media_id}", ContentFile(data), save=False)
+        media_file.save()
+        audit.record("media.upload", organization=account.organization, target=media_file)
     return media_file

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,13 +24,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from wacloud import messages as wa_messages
-from wacloud import phone
 from wacloud.errors import DeliveryUnknown, GraphAPIError, InvalidParameter, TransientError, WacloudError
 from wacloud.media import check as check_media
 
 from ..conf import get_setting, use_celery
-from ..exceptions import AccountNotConfigured, AccountNotFound, SettingError
+from ..exceptions import AccountNotConfigured, AccountNotFound, DecryptionError, SettingError
 from ..models import SERVICE_WINDOW, BusinessAccount, Contact, MediaFile, Message, RateLimitUsage
+from . import audit
+from .accounts import check_secrets_readable
 from .clients import client_for
 from .inbound import open_conversation
 from .statuses import apply_pending_statuses, apply_status
@@ -93,6 +94,8 @@ class DeliveryResult:
     status: str
     retry_in: float | None = None
     error: str = ""
+    #: The error itself (Meta's code, fbtrace_id, retry_after), for callers that report it.
+    exception: Exception | None = field(default=None, repr=False, compare=False)
 
 
 # -- send_message ------------------------------------------------------------------------------------
@@ -110,6 +113,7 @@ def send_message(
     reply_to: Message | str | None = None,
     *,
     enqueue: bool = True,
+    reference: str = "",
 ) -> Message:
     """Check, store as ``queued`` and send one message; returns the ``Message`` row.
 
@@ -119,6 +123,7 @@ def send_message(
     types take ``media``: a media id, an ``https://`` link, a file path, bytes,
     a Django ``File``, or a dict with ``id``/``link``/``path``/``data`` plus
     ``filename`` and ``mime_type``. ``reply_to`` quotes a message (row or wamid).
+    ``reference`` is the caller's own id for the message (e.g. a ticket), kept on the row.
 
     With ``enqueue`` the send runs on Celery or inline after the commit; without
     it, now, and the returned row shows the result. Raises before storing:
@@ -160,14 +165,18 @@ def send_message(
             status=Message.Status.QUEUED,
             reply_to=Message.objects.filter(wamid=reply_to_wamid).first() if reply_to_wamid else None,
             reply_to_wamid=reply_to_wamid,
+            reference=str(reference or "")[:64],
         )
         if upload is not None:
             _store_upload(account, message, upload, fields)
+        # By reference: the row is the record of what was sent, the entry says who sent it.
+        audit.record("message.send", organization=account.organization, target=message)
         if enqueue:
             transaction.on_commit(lambda: schedule_delivery(message.pk))
     if not enqueue:
-        deliver_message(message.pk)
+        result = deliver_message(message.pk)
         message.refresh_from_db()
+        message.delivery_error = result.exception  # type: ignore[attr-defined]  # read by the API
     return message
 
 
@@ -181,22 +190,17 @@ def _resolve_account(account: BusinessAccount | str) -> BusinessAccount:
         raise AccountNotConfigured(f"account {account.phone_number_id} is inactive; activate it to send")
     if not account.has_access_token:
         raise AccountNotConfigured(f"account {account.phone_number_id} has no access token")
+    # A wrong ENCRYPTION_KEY is reported now, before a row is stored that could never be sent.
+    check_secrets_readable(account)
     return account
 
 
 def normalize_recipient(to: str) -> str:
-    """The wa_id for ``to``. ``WACLOUD["DEFAULT_COUNTRY_CODE"]`` reads national
-    numbers: a region (``"GB"``) directly; a calling code (``"44"``) replaces the
-    trunk ``0`` of a number written nationally."""
-    code = get_setting("DEFAULT_COUNTRY_CODE")
-    if isinstance(code, str) and code.isalpha():
-        return phone.normalize(to, code.upper())
-    code = code.lstrip("+") if isinstance(code, str) else None
-    if code and code.isdigit() and isinstance(to, str):
-        stripped = to.strip()
-        if stripped.startswith("0") and not stripped.startswith("00"):
-            to = f"+{code}{stripped[1:]}"
-    return phone.normalize(to)
+    """The wa_id for ``to``, reading numbers written without a country code with
+    ``WACLOUD["DEFAULT_COUNTRY_CODE"]`` (services/recipients.py)."""
+    from .recipients import recipient_wa_id  # it builds on this module
+
+    return recipient_wa_id(to)
 
 
 def _check_may_send(contact: Contact, conversation: Any, message_type: str) -> None:
@@ -397,11 +401,19 @@ def deliver_message(message_id: int, *, can_retry: bool = False) -> DeliveryResu
         if message.sending_since is not None:
             if now - message.sending_since < SENDING_LEASE:
                 return DeliveryResult(message_id, "in_progress", message.status)
-            error = DeliveryUnknown(
-                f"a sender claimed this message at {message.sending_since:%Y-%m-%d %H:%M:%S} UTC and never "
-                "recorded an answer; it may have reached Meta, so it was not resent"
-            )
-            return _finish_failed(message, error, Message.SendFailure.UNKNOWN)
+            if message.handed_off_at is not None and message.handed_off_at >= message.sending_since:
+                handed = f"{message.handed_off_at:%Y-%m-%d %H:%M:%S}"
+                error = DeliveryUnknown(
+                    f"a sender handed this message to the network at {handed} UTC and never recorded "
+                    "an answer; it may have reached Meta, so it was not resent"
+                )
+                return _finish_failed(message, error, Message.SendFailure.UNKNOWN)
+            # The sender died before its request left (waiting for the rate limiter, uploading,
+            # building the payload): nothing reached Meta, so this claim simply takes over.
+            logger.warning(
+                "outbound message %s: the sender claimed at %s died before sending; sending now",
+                message_id, message.sending_since,
+            )  # fmt: skip
         message.sending_since = now
         message.send_attempts += 1
         message.save(update_fields=["sending_since", "send_attempts", "updated_at"])
@@ -409,20 +421,21 @@ def deliver_message(message_id: int, *, can_retry: bool = False) -> DeliveryResu
     try:
         client = client_for(account)
         _upload_pending_media(client, message)
-        result = client.send(
-            Contact.objects.values_list("wa_id", flat=True).get(pk=message.contact_id),
-            build_message(message.type, message.content),
-            reply_to=message.reply_to_wamid or None,
-        )
+        recipient = Contact.objects.values_list("wa_id", flat=True).get(pk=message.contact_id)
+        payload = build_message(message.type, message.content)
+        # Committed before the request: from here on a lost answer means "maybe sent".
+        Message.objects.filter(pk=message.pk).update(handed_off_at=timezone.now())
+        result = client.send(recipient, payload, reply_to=message.reply_to_wamid or None)
     except DeliveryUnknown as error:
         return _finish_failed(message, error, Message.SendFailure.UNKNOWN)
     except GraphAPIError as error:
         if not error.retriable:
             return _finish_failed(message, error, Message.SendFailure.PERMANENT)
         return _finish_retriable(message, error, can_retry)
-    except (AccountNotConfigured, SettingError) as error:
-        # Nothing left this process; a retry after the configuration is fixed is safe.
-        return _finish_failed(message, error, Message.SendFailure.RETRIABLE)
+    except (AccountNotConfigured, SettingError, DecryptionError) as error:
+        # Configuration, not the message: nothing left this process, and a retry after the
+        # configuration (a token, ENCRYPTION_KEY) is fixed is safe.
+        return _finish_failed(message, _configuration_error(error), Message.SendFailure.RETRIABLE)
     except (WacloudError, ValueError, OSError) as error:
         return _finish_failed(message, error, Message.SendFailure.PERMANENT)
     except Exception as error:
@@ -430,6 +443,16 @@ def deliver_message(message_id: int, *, can_retry: bool = False) -> DeliveryResu
         logger.exception("outbound message %s: unexpected error while sending", message_id)
         return _finish_failed(message, error, Message.SendFailure.UNKNOWN)
     return _finish_sent(message, result.message_id)
+
+
+def _configuration_error(error: Exception) -> Exception:
+    if isinstance(error, DecryptionError):
+        return SettingError(
+            "ENCRYPTION_KEY",
+            f'the account\'s access token cannot be decrypted ({error}); fix WACLOUD["ENCRYPTION_KEY"] '
+            "(or add the old key to ENCRYPTION_KEY_FALLBACKS), then retry the message",
+        )
+    return error
 
 
 def _upload_pending_media(client: Any, message: Message) -> None:
@@ -512,7 +535,7 @@ def _finish_failed(
     log = logger.warning if kind == Message.SendFailure.UNKNOWN else logger.info
     log("outbound message %s failed (%s): %r", message.pk, kind, error)
     return DeliveryResult(message.pk, "unknown" if kind == Message.SendFailure.UNKNOWN else "failed",
-                          locked.status, error=str(error))  # fmt: skip
+                          locked.status, error=str(error), exception=error)  # fmt: skip
 
 
 def _count_usage(account_id: int) -> None:

@@ -148,3 +148,44 @@ def sync_all_templates(account_id: int | None = None) -> dict[str, dict[str, int
     if errors:
         raise TemplateSyncFailed("; ".join(errors), results)
     return results
+
+
+#: Category names Meta retired, as older integrations (seed 004) still write them.
+LEGACY_CATEGORIES = {"TRANSACTIONAL": "UTILITY", "OTP": "AUTHENTICATION"}
+CATEGORIES = ("UTILITY", "MARKETING", "AUTHENTICATION")
+
+
+def create_template(
+    account: BusinessAccount, name: str, language: str, category: str, components: Sequence[Mapping[str, Any]]
+) -> Template:
+    """Submit a template to Meta for review and store it (status as Meta answers, usually
+    ``PENDING``; the status webhook updates it). Raises the client's typed errors."""
+    from . import audit
+
+    if not account.waba_id:
+        raise AccountNotConfigured(f"account {account.phone_number_id} has no WABA id; templates need one")
+    category = LEGACY_CATEGORIES.get(category.upper(), category.upper())
+    if category not in CATEGORIES:
+        raise InvalidParameter(f"category: {category!r} is not one of {', '.join(CATEGORIES)}", code=100)
+    answer = client_for(account).create_template(name, language, category, list(components))
+    with transaction.atomic():
+        template, _ = Template.objects.update_or_create(
+            waba_id=account.waba_id,
+            name=name,
+            language=language,
+            defaults={
+                "account": account,
+                "template_id": str(answer.get("id") or ""),
+                "category": str(answer.get("category") or category)[:32],
+                "status": str(answer.get("status") or Template.Status.PENDING)[:32],
+                "components": list(components),
+                "status_updated_at": timezone.now(),
+            },
+        )
+        audit.record(
+            "template.create",
+            organization=account.organization,
+            target=template,
+            changes={"category": [None, template.category], "status": [None, template.status]},
+        )
+    return template

@@ -1,0 +1,1 @@
+"""Serializers validate and shape; only services write."""

@@ -1,0 +1,53 @@
+"""The API's paths, as the seeds write them, each with and without a trailing slash
+(a POST to either works: no APPEND_SLASH redirect)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import path
+
+from .views import contacts, integrations, media, messaging, reports, schema, templates
+
+_ROUTES: list[tuple[str, Any, str]] = [
+    ("health", reports.HealthView, "health"),
+    ("send", messaging.SendView, "send"),
+    ("messages/send", messaging.SendView, "messages-send"),
+    ("messages/<str:whatsapp_id>", messaging.MessageHistoryView, "message-history"),
+    ("conversations", messaging.ConversationListView, "conversations"),
+    ("conversations/<int:pk>/messages", messaging.ConversationMessagesView, "conversation-messages"),
+    ("conversations/<int:pk>/read", messaging.ConversationReadView, "conversation-read"),
+    ("templates", templates.TemplateListView, "templates"),
+    ("templates/sync", templates.TemplateSyncView, "templates-sync"),
+    ("templates/register", templates.TemplateRegisterView, "templates-register"),
+    ("integrations", integrations.IntegrationListView, "integrations"),
+    ("integrations/<int:pk>", integrations.IntegrationDetailView, "integration"),
+    ("integrations/<int:pk>/toggle", integrations.IntegrationToggleView, "integration-toggle"),
+    ("integrations/<int:pk>/test", integrations.IntegrationTestView, "integration-test"),
+    ("test", integrations.IntegrationTestView, "test"),
+    ("contacts", contacts.ContactListView, "contacts"),
+    ("contacts/<int:pk>", contacts.ContactDetailView, "contact"),
+    ("media", media.MediaListView, "media"),
+    ("media/<str:pk>", media.MediaDetailView, "media-file"),
+    ("analytics", reports.AnalyticsView, "analytics"),
+    ("stats", reports.StatsView, "stats"),
+    ("audit", reports.AuditView, "audit"),
+    ("schema", schema.SchemaView, "schema"),
+    ("docs", schema.DocsView, "docs"),
+]
+
+
+def _patterns(slash: bool) -> list[Any]:
+    suffix = "/" if slash else ""
+    return [
+        path(route + suffix, view.as_view(), name=f"api-{name}{'-slash' if slash else ''}")
+        for route, view, name in _ROUTES
+    ]
+
+
+def schema_patterns() -> list[Any]:
+    """One pattern per operation (no slashed duplicates), for the OpenAPI schema."""
+    return _patterns(slash=False)
+
+
+urlpatterns = _patterns(slash=False) + _patterns(slash=True)

@@ -1,0 +1,74 @@
+"""Contacts edited by people (API, pages): create, rename, tag, opt out, link to an
+object of the host project. Audited."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.utils import timezone
+
+from wacloud.errors import InvalidParameter
+
+from ..models import BusinessAccount, Contact
+from . import audit
+from .outbound import normalize_recipient
+
+_FIELDS = ("name", "tags", "opted_out", "linked_content_type_id", "linked_object_id")
+
+
+def _state(contact: Contact) -> dict[str, Any]:
+    return {name: getattr(contact, name) for name in _FIELDS}
+
+
+def create_contact(account: BusinessAccount, data: Mapping[str, Any]) -> tuple[Contact, bool]:
+    """The account's contact for ``data["wa_id"]`` (normalized), created or updated."""
+    wa_id = normalize_recipient(data["wa_id"])
+    with transaction.atomic():
+        contact, created = Contact.objects.select_for_update().get_or_create(account=account, wa_id=wa_id)
+        contact = _apply(contact, data, "contact.create" if created else "contact.update")
+    return contact, created
+
+
+def update_contact(contact: Contact, data: Mapping[str, Any]) -> Contact:
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().select_related("account").get(pk=contact.pk)
+        return _apply(locked, data, "contact.update")
+
+
+def _apply(contact: Contact, data: Mapping[str, Any], action: str) -> Contact:
+    before = _state(contact)
+    if "name" in data:
+        contact.name = data["name"]
+    if "tags" in data:
+        contact.tags = sorted(dict.fromkeys(str(tag).strip() for tag in data["tags"] if str(tag).strip()))
+    if "opted_out" in data and bool(data["opted_out"]) != contact.opted_out:
+        contact.opted_out = bool(data["opted_out"])
+        contact.opted_out_at = timezone.now()
+    if "linked_object" in data:
+        _link(contact, data["linked_object"])
+    contact.save()
+    changes = audit.changes_between(before, _state(contact))
+    if changes or action == "contact.create":
+        audit.record(action, organization=contact.account.organization, target=contact, changes=changes)
+    return contact
+
+
+def _link(contact: Contact, linked: Mapping[str, Any] | None) -> None:
+    if not linked:
+        contact.linked_content_type, contact.linked_object_id = None, ""
+        return
+    label, object_id = str(linked.get("model", "")), str(linked.get("id", ""))
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError):
+        raise InvalidParameter(
+            f"linked_object.model: {label!r} is not an installed model", code=100
+        ) from None
+    if not object_id or not model._default_manager.filter(pk=object_id).exists():
+        raise InvalidParameter(f"linked_object.id: no {label} with id {object_id!r}", code=100)
+    contact.linked_content_type = ContentType.objects.get_for_model(model)
+    contact.linked_object_id = object_id
