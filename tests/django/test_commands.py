@@ -278,3 +278,17 @@ def test_whatsapp_send_queue_hands_the_row_to_the_outbox(sandbox, account):
     # The test transaction never commits, so the outbox still holds it: queued, nothing sent.
     assert data["status"] == "queued" and data["wamid"] is None
     assert sandbox.sent_messages() == []
+
+
+def test_setup_account_is_audited_with_secrets_masked(db):
+    from wacloud_django.models import AuditEntry
+
+    call_command(
+        "setup_whatsapp_account", "--name", "Shop", "--phone-number-id", "987654321",
+        "--access-token", "EAAG-secret-token", "--app-secret", "s3cret", stdout=StringIO(),
+    )  # fmt: skip
+    entry = AuditEntry.objects.get(action="integration.setup")
+    assert entry.source == "command" and entry.object_id == str(BusinessAccount.objects.get().pk)
+    assert entry.changes["access_token"] == [None, "***"] and entry.changes["app_secret"] == [None, "***"]
+    assert entry.changes["name"] == [None, "Shop"]
+    assert "EAAG-secret-token" not in json.dumps(entry.changes)

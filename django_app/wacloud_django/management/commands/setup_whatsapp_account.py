@@ -8,12 +8,13 @@ import os
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.db import transaction
 from django.test.utils import override_settings
 
 from ...conf import get_setting, user_settings
 from ...exceptions import AccountNotConfigured, EnvironmentSettingError
 from ...models import BusinessAccount
-from ...services import accounts
+from ...services import accounts, audit
 from ...services.analytics import account_health
 from ..base import WacloudCommand
 
@@ -103,7 +104,12 @@ class Command(WacloudCommand):
         account.full_clean(
             exclude=["access_token_encrypted", "app_secret_encrypted", "verify_token_encrypted"]
         )
-        account.save()
+        with transaction.atomic(), audit.acting_as(None, source="command"):
+            account.save()
+            flags = [*FLAG_TO_ENV, "name", "display_phone_number", "api_version"]
+            given_fields = {flag: options[flag] for flag in flags if options[flag] is not None}
+            audit.record("integration.setup", organization=account.organization, target=account,
+                         changes=audit.changes_between({}, given_fields))  # fmt: skip
         data: dict[str, Any] = {
             "id": account.pk,
             "name": account.name,
