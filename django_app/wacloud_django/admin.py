@@ -23,6 +23,7 @@ from .models import (
     Conversation,
     MediaFile,
     Message,
+    Organization,
     PendingStatus,
     RateLimitUsage,
     Template,
@@ -45,6 +46,13 @@ class ExtensibleAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return tenancy.visible_to(super().get_queryset(request), request.user)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # A row can only be pointed at rows (accounts, contacts, ...) of the user's organizations.
+        related = db_field.related_model
+        if related in tenancy.SCOPED_MODELS or related is Organization:
+            kwargs["queryset"] = tenancy.visible_to(related._default_manager.all(), request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         with (
@@ -111,9 +119,15 @@ class BusinessAccountForm(forms.ModelForm):
     class Meta:
         model = BusinessAccount
         fields = [
-            "name", "phone_number_id", "waba_id", "app_id", "display_phone_number", "api_version",
-            "is_active", "rate_limit_per_second", "rate_limit_per_hour",
+            "organization", "name", "phone_number_id", "waba_id", "app_id", "display_phone_number",
+            "api_version", "is_active", "rate_limit_per_second", "rate_limit_per_hour",
         ]  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "organization" in self.fields:
+            self.fields["organization"].required = False
+            self.fields["organization"].help_text = "Empty: your only organization, else the default one."
 
     def save(self, commit: bool = True) -> BusinessAccount:
         account = super().save(commit=False)
@@ -134,6 +148,14 @@ class BusinessAccountForm(forms.ModelForm):
 
 @admin.register(BusinessAccount)
 class BusinessAccountAdmin(ExtensibleAdmin):
+    def save_model(self, request: HttpRequest, obj: BusinessAccount, form: Any, change: bool) -> None:
+        if obj.organization_id is None and not request.user.is_superuser:
+            # Staff add accounts to their own organization (the choices are limited to theirs).
+            mine = list(tenancy.organizations_for(request.user)[:2])
+            if len(mine) == 1:
+                obj.organization = mine[0]
+        super().save_model(request, obj, form, change)
+
     form = BusinessAccountForm
     list_display = ["__str__", "phone_number_id", "waba_id", "display_phone_number", "is_active", "token_set"]
     list_filter = ["is_active"]

@@ -51,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     "API_MEDIA_MAX_BYTES": 100 * 1024 * 1024,
     "API_AUTHENTICATION_CLASSES": None,
     "AUDIT_RETENTION_DAYS": 365,
+    # Models a contact may be linked to ("app_label.model"); None: any model outside wacloud.
+    "CONTACT_LINK_MODELS": None,
 }
 
 # Settings whose value is a dict merged key by key over the default dict.

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from wacloud.errors import InvalidParameter
 
+from ..conf import get_setting
 from ..models import BusinessAccount, Contact
 from . import audit
 from .outbound import normalize_recipient
@@ -68,6 +69,12 @@ def _link(contact: Contact, linked: Mapping[str, Any] | None) -> None:
         raise InvalidParameter(
             f"linked_object.model: {label!r} is not an installed model", code=100
         ) from None
+    allowed = get_setting("CONTACT_LINK_MODELS")
+    if (allowed is not None and label.lower() not in {name.lower() for name in allowed}) or (
+        allowed is None and model._meta.app_label == "wacloud"
+    ):
+        # wacloud's own rows belong to organizations: a link must not reveal another one's ids.
+        raise InvalidParameter(f"linked_object.model: {label!r} cannot be linked to", code=100)
     if not object_id or not model._default_manager.filter(pk=object_id).exists():
         raise InvalidParameter(f"linked_object.id: no {label} with id {object_id!r}", code=100)
     contact.linked_content_type = ContentType.objects.get_for_model(model)

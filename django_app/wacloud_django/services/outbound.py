@@ -163,7 +163,10 @@ def send_message(
             text=_display_text(message_type, fields),
             content=fields,
             status=Message.Status.QUEUED,
-            reply_to=Message.objects.filter(wamid=reply_to_wamid).first() if reply_to_wamid else None,
+            # Only the account's own messages can be quoted (a wamid of another tenant's is not).
+            reply_to=Message.objects.filter(account=account, wamid=reply_to_wamid).first()
+            if reply_to_wamid
+            else None,
             reply_to_wamid=reply_to_wamid,
             reference=str(reference or "")[:64],
         )

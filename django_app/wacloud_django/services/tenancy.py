@@ -44,6 +44,9 @@ _PATHS: dict[type[Model], str] = {
     Membership: "organization",
 }
 
+#: Every model whose rows belong to an organization.
+SCOPED_MODELS: frozenset[type[Model]] = frozenset([*_PATHS, Template])
+
 #: The least role for each action; ``WACLOUD["ROLES"]`` overrides any of them.
 DEFAULT_ROLES: dict[str, str] = {
     "read": Role.VIEWER,  # conversations, messages, contacts, templates, analytics
