@@ -40,6 +40,16 @@ def _state(account: BusinessAccount) -> dict[str, Any]:
     return state
 
 
+def _assign(account: BusinessAccount, data: Mapping[str, Any]) -> None:
+    """The editable fields given, and the secrets given (an empty secret keeps the stored one)."""
+    for name in EDITABLE:
+        if name in data:
+            setattr(account, name, data[name])
+    for name in SECRETS:
+        if data.get(name):
+            setattr(account, name, data[name])
+
+
 def create_integration(organization: Organization, data: Mapping[str, Any]) -> tuple[BusinessAccount, str]:
     """A new account in ``organization``; returns it and its verify token (generated when not
     given), which the caller shows once."""
@@ -48,12 +58,7 @@ def create_integration(organization: Organization, data: Mapping[str, Any]) -> t
         if BusinessAccount.objects.filter(phone_number_id=data["phone_number_id"]).exists():
             raise IntegrationConflict(f"phone number id {data['phone_number_id']} is already an integration")
         account = BusinessAccount(organization=organization)
-        for name in EDITABLE:
-            if name in data:
-                setattr(account, name, data[name])
-        for name in SECRETS:
-            if data.get(name):
-                setattr(account, name, data[name])
+        _assign(account, data)
         account.verify_token = verify_token
         account.save()
         audit.record(
@@ -68,12 +73,7 @@ def create_integration(organization: Organization, data: Mapping[str, Any]) -> t
 def update_integration(account: BusinessAccount, data: Mapping[str, Any]) -> BusinessAccount:
     with transaction.atomic():
         before = _state(account)
-        for name in EDITABLE:
-            if name in data:
-                setattr(account, name, data[name])
-        for name in SECRETS:
-            if data.get(name):
-                setattr(account, name, data[name])
+        _assign(account, data)
         if (
             "phone_number_id" in data
             and BusinessAccount.objects.filter(phone_number_id=data["phone_number_id"])
