@@ -26,8 +26,7 @@ BASELINE_APP = r"""
 import sys
 from aiohttp import web
 BODY = (b'{"messaging_product":"whatsapp","contacts":[{"input":"15550100000","wa_id":"15550100000"}],'
-        b'"messages":[{"id":"wamid.HBgLMTU1NTAxMDAwMDAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA",'
-        b'"message_status":"accepted"}]}')
+        b'"messages":[{"id":"wamid.HBgLMTU1NTAxMDAwMDAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA"}]}')
 async def send(request):
     await request.read()
     return web.Response(body=BODY, content_type="application/json")

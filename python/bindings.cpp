@@ -114,7 +114,8 @@ py::object graph_error_object(const wacloud::GraphErrorInfo& info) {
           py::arg("subcode") = info.subcode, py::arg("http_status") = info.http_status,
           py::arg("type") = info.type, py::arg("details") = info.details,
           py::arg("fbtrace_id") = info.fbtrace_id, py::arg("retriable") = info.retriable,
-          py::arg("retry_after") = retry_after);
+          py::arg("retry_after") = retry_after, py::arg("error_user_title") = info.user_title,
+          py::arg("error_user_msg") = info.user_message);
 }
 
 void translate_exception(std::exception_ptr pointer) {
@@ -1065,7 +1066,7 @@ void bind_client(py::module_& m) {
              return std::make_unique<GraphClient>(std::move(config));
            }),
            py::arg("access_token"), py::arg("phone_number_id"), py::arg("waba_id") = "",
-           py::arg("api_version") = "v21.0", py::arg("base_url") = "https://graph.facebook.com",
+           py::arg("api_version") = "v25.0", py::arg("base_url") = "https://graph.facebook.com",
            py::arg("timeout") = 30.0, py::arg("connect_timeout") = 10.0, py::arg("max_retries") = 3,
            py::arg("backoff_base") = 0.5, py::arg("backoff_max") = 30.0,
            py::arg("rate_limiter") = py::none(), py::arg("rate_limit_timeout") = py::none(),

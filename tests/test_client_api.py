@@ -11,7 +11,7 @@ from wacloud import InvalidParameter
 TOKEN = "EAAG-secret-token-321"
 PHONE_ID = "106540352242922"
 WABA_ID = "102290129340398"
-TEMPLATES = f"/v21.0/{WABA_ID}/message_templates"
+TEMPLATES = f"/v25.0/{WABA_ID}/message_templates"
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_list_templates_follows_paging_across_three_pages(stub):
         if after:
             # Meta's next links carry the token in the query; the client must not reuse it.
             paging["next"] = (
-                f"https://graph.facebook.com/v21.0/{WABA_ID}/message_templates?access_token={TOKEN}&limit=2&status=APPROVED&after={after}"
+                f"https://graph.facebook.com/v25.0/{WABA_ID}/message_templates?access_token={TOKEN}&limit=2&status=APPROVED&after={after}"
             )
         return Reply(200, {"data": [template(n) for n in names], "paging": paging})
 
@@ -119,8 +119,8 @@ def test_template_calls_need_a_waba_id(stub):
 
 def test_business_profile_get_and_update(stub):
     profile = {"about": "Succulents", "email": "hi@example.com", "messaging_product": "whatsapp"}
-    stub.script("GET", f"/v21.0/{PHONE_ID}/whatsapp_business_profile", Reply(200, {"data": [profile]}))
-    stub.script("POST", f"/v21.0/{PHONE_ID}/whatsapp_business_profile", Reply(200, {"success": True}))
+    stub.script("GET", f"/v25.0/{PHONE_ID}/whatsapp_business_profile", Reply(200, {"data": [profile]}))
+    stub.script("POST", f"/v25.0/{PHONE_ID}/whatsapp_business_profile", Reply(200, {"success": True}))
     client = make_client(stub)
     assert client.get_business_profile() == profile
     assert (
@@ -162,7 +162,7 @@ def test_get_phone_number_health(stub):
         "throughput": {"level": "STANDARD"},
         "messaging_limit_tier": "TIER_1K",
     }
-    stub.script("GET", f"/v21.0/{PHONE_ID}", Reply(200, health))
+    stub.script("GET", f"/v25.0/{PHONE_ID}", Reply(200, health))
     assert make_client(stub).get_phone_number() == health
     fields = parse_qs(stub.requests[0].query)["fields"][0].split(",")
     assert {
@@ -175,6 +175,6 @@ def test_get_phone_number_health(stub):
 
 
 def test_unexpected_answer_shape_is_a_graph_error(stub):
-    stub.script("GET", f"/v21.0/{PHONE_ID}", Reply(200, [1, 2, 3]))
+    stub.script("GET", f"/v25.0/{PHONE_ID}", Reply(200, [1, 2, 3]))
     with pytest.raises(wacloud.GraphAPIError, match="unexpected answer shape"):
         make_client(stub).get_phone_number()

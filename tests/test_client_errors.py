@@ -27,7 +27,7 @@ from wacloud.errors import (
 
 TOKEN = "EAAG-secret-token-456"
 PHONE_ID = "106540352242922"
-MESSAGES = f"/v21.0/{PHONE_ID}/messages"
+MESSAGES = f"/v25.0/{PHONE_ID}/messages"
 TO = "16505551234"
 
 
@@ -86,6 +86,65 @@ def test_error_families_map_to_exception_classes(stub, status, body, expected):
         assert error.code == 0
         assert f"HTTP {status}" in str(error)
     assert error.retriable == issubclass(expected, (TransientError, RateLimited))
+
+
+# Meta's error-code reference
+# (https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes/).
+ACCOUNT_AND_TYPE_CODES = [
+    (graph_error(131051, "Unsupported message type"), InvalidParameter),
+    (graph_error(33, "Parameter value is not valid"), PermissionDenied),  # business number deleted
+    (graph_error(131037, "Display name approval required"), PermissionDenied),
+    (graph_error(131042, "Business eligibility payment issue"), PermissionDenied),
+    (graph_error(133010, "Phone number not registered"), PermissionDenied),
+    (graph_error(130403, "Forbidden"), PermissionDenied),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    ACCOUNT_AND_TYPE_CODES,
+    ids=[str(b["error"]["code"]) for b, _ in ACCOUNT_AND_TYPE_CODES],
+)
+def test_account_state_and_unsupported_type_codes(stub, body, expected):
+    stub.script("POST", MESSAGES, Reply(400, body))
+    with pytest.raises(expected) as raised:
+        make_client(stub).send_text(TO, "hi")
+    assert raised.value.code == body["error"]["code"] and raised.value.retriable is False
+    assert len(stub.requests) == 1
+
+
+def test_spam_rate_limit_131048_is_not_retried(stub):
+    stub.script("POST", MESSAGES, Reply(400, graph_error(131048, "Spam rate limit hit")))
+    with pytest.raises(RateLimited) as raised:
+        make_client(stub).send_text(TO, "hi")
+    assert raised.value.retriable is False
+    assert len(stub.requests) == 1  # sent once: waiting does not lift a quality limit
+
+
+def test_template_errors_keep_the_user_title_and_message(stub):
+    body = graph_error(
+        100,
+        "Invalid parameter",
+        subcode=2388299,
+        error_user_title="Variables can't be at the start or end of the template",
+        error_user_msg="Add text before the first variable and after the last one.",
+    )
+    stub.script("POST", f"/v25.0/{PHONE_ID}/message_templates", Reply(400, body))
+    client = wacloud.Client(TOKEN, PHONE_ID, waba_id=PHONE_ID, base_url=stub.base_url)
+    with pytest.raises(InvalidParameter) as raised:
+        client.create_template("edgy", "en_US", "UTILITY", [{"type": "BODY", "text": "{{1}}"}])
+    error = raised.value
+    assert error.error_user_title == "Variables can't be at the start or end of the template"
+    assert error.error_user_msg == "Add text before the first variable and after the last one."
+    assert "Add text before the first variable" in str(error) and error.message == "Invalid parameter"
+    assert pickle.loads(pickle.dumps(error)).error_user_msg == error.error_user_msg
+
+
+def test_default_api_version_is_a_current_one(stub):
+    # v21.0 is retired by Meta on 2027-01-21; the default must outlive it.
+    assert wacloud.client.DEFAULT_API_VERSION == "v25.0"
+    make_client(stub).send_text(TO, "hi")
+    assert stub.requests[0].path.startswith("/v25.0/")
 
 
 def test_error_details_and_builtin_bases(stub):
@@ -184,9 +243,9 @@ def test_connection_dropped_after_request_is_delivery_unknown(stub):
 
 
 def test_idempotent_reads_are_retried_after_timeouts(stub):
-    stub.script("GET", f"/v21.0/{PHONE_ID}", Reply(action="hang"))
+    stub.script("GET", f"/v25.0/{PHONE_ID}", Reply(action="hang"))
     stub.route(
-        "GET", f"/v21.0/{PHONE_ID}", lambda request: Reply(200, {"id": PHONE_ID, "quality_rating": "GREEN"})
+        "GET", f"/v25.0/{PHONE_ID}", lambda request: Reply(200, {"id": PHONE_ID, "quality_rating": "GREEN"})
     )
     assert make_client(stub, timeout=0.3).get_phone_number()["quality_rating"] == "GREEN"
     assert len(stub.requests) == 2

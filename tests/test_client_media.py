@@ -35,7 +35,7 @@ def form_parts(request):
 
 
 def test_upload_bytes_is_multipart_with_sniffed_type(stub):
-    stub.script("POST", f"/v21.0/{PHONE_ID}/media", Reply(200, {"id": MEDIA_ID}))
+    stub.script("POST", f"/v25.0/{PHONE_ID}/media", Reply(200, {"id": MEDIA_ID}))
     assert make_client(stub).upload_media(PNG) == MEDIA_ID
     (request,) = stub.requests
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
@@ -50,7 +50,7 @@ def test_upload_bytes_is_multipart_with_sniffed_type(stub):
 def test_upload_file_streams_from_disk_with_its_name(stub, tmp_path):
     document = tmp_path / "invoice.pdf"
     document.write_bytes(b"%PDF-1.4\n" + b"x" * 5000 + b"\n%%EOF\n")
-    stub.script("POST", f"/v21.0/{PHONE_ID}/media", Reply(200, {"id": "42"}))
+    stub.script("POST", f"/v25.0/{PHONE_ID}/media", Reply(200, {"id": "42"}))
     assert make_client(stub).upload_media(document, mime_type="application/pdf") == "42"
     parts = form_parts(stub.requests[0])
     assert parts["file"].get_filename() == "invoice.pdf"
@@ -69,7 +69,7 @@ def test_upload_refused_locally_is_never_sent(stub):
 def serve_media(stub, content, sha256=None, file_size=None):
     stub.route(
         "GET",
-        f"/v21.0/{MEDIA_ID}",
+        f"/v25.0/{MEDIA_ID}",
         lambda request: Reply(
             200,
             {
@@ -131,6 +131,20 @@ def test_download_of_expired_url_is_media_error(stub, tmp_path):
     with pytest.raises(MediaError):
         make_client(stub).download_media(MEDIA_ID, tmp_path / "x.jpg")
     assert list(tmp_path.iterdir()) == []
+    # One fresh URL was fetched and tried before giving up.
+    assert len(stub.requests_to(f"/v25.0/{MEDIA_ID}")) == 2
+    assert len(stub.requests_to("/lookaside/blob")) == 2
+
+
+def test_download_fetches_a_fresh_url_once_when_the_old_one_expired(stub, tmp_path):
+    # Meta's media URLs expire after 5 minutes ("Retrieve Media URL": the URL is valid for 5
+    # minutes; query the media id again for a new one), answered 404 once expired.
+    serve_media(stub, b"fresh bytes")
+    stub.script("GET", "/lookaside/blob", Reply(404, "Not Found"))
+    media = make_client(stub).download_media(MEDIA_ID, tmp_path / "x.bin")
+    assert (tmp_path / "x.bin").read_bytes() == b"fresh bytes"
+    assert media.file_size == len(b"fresh bytes")
+    assert len(stub.requests_to(f"/v25.0/{MEDIA_ID}")) == 2
 
 
 def test_download_retries_transient_failures_from_scratch(stub, tmp_path):
@@ -148,9 +162,9 @@ def test_download_into_missing_directory_is_os_error(stub, tmp_path):
 
 
 def test_delete_media(stub):
-    stub.script("DELETE", f"/v21.0/{MEDIA_ID}", Reply(200, {"success": True}))
+    stub.script("DELETE", f"/v25.0/{MEDIA_ID}", Reply(200, {"success": True}))
     make_client(stub).delete_media(MEDIA_ID)
-    assert [(r.method, r.path) for r in stub.requests] == [("DELETE", f"/v21.0/{MEDIA_ID}")]
+    assert [(r.method, r.path) for r in stub.requests] == [("DELETE", f"/v25.0/{MEDIA_ID}")]
 
 
 @pytest.mark.parametrize("media_id", ["", "1/../2", "12?x=1", "a b"])

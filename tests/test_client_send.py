@@ -48,7 +48,7 @@ def make_client(stub, **options):
 def sent_body(stub):
     (request,) = stub.requests
     assert request.method == "POST"
-    assert request.path == f"/v21.0/{PHONE_ID}/messages"
+    assert request.path == f"/v25.0/{PHONE_ID}/messages"
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
     assert request.headers["content-type"] == "application/json"
     return request.json()
@@ -251,6 +251,8 @@ def test_send_dataclass_matches_to_payload(stub, message):
         (lambda c: c.send_image(TO), "image"),
         (lambda c: c.send_cta_url(TO, "b", "Go", "ftp://x"), "url"),
         (lambda c: c.send_text(TO, 42), "body"),
+        # Meta's contacts message reference: at most 5 contact cards per message.
+        (lambda c: c.send(TO, Contacts([{"name": {"formatted_name": "A"}}] * 6)), "contacts"),
     ],
 )
 def test_invalid_payload_raises_before_any_request(stub, call, field):
@@ -297,13 +299,13 @@ def test_mark_read_and_typing_indicator(stub):
 
 
 def test_send_answer_without_message_id_is_delivery_unknown(stub):
-    stub.script("POST", f"/v21.0/{PHONE_ID}/messages", Reply(200, {"messaging_product": "whatsapp"}))
+    stub.script("POST", f"/v25.0/{PHONE_ID}/messages", Reply(200, {"messaging_product": "whatsapp"}))
     with pytest.raises(wacloud.DeliveryUnknown):
         make_client(stub).send_text(TO, "hi")
 
 
 def test_send_truncated_success_body_is_delivery_unknown_and_not_resent(stub):
-    stub.script("POST", f"/v21.0/{PHONE_ID}/messages", Reply(200, '{"messages": [{"id": "wamid.'))
+    stub.script("POST", f"/v25.0/{PHONE_ID}/messages", Reply(200, '{"messages": [{"id": "wamid.'))
     with pytest.raises(wacloud.DeliveryUnknown):
         make_client(stub).send_text(TO, "hi")
     assert len(stub.requests) == 1

@@ -14,7 +14,7 @@ from wacloud.messages import Image, Text
 
 TOKEN = "EAAG-secret-token-000"
 PHONE_ID = "106540352242922"
-MESSAGES = f"/v21.0/{PHONE_ID}/messages"
+MESSAGES = f"/v25.0/{PHONE_ID}/messages"
 
 
 @pytest.fixture

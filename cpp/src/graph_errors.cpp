@@ -1,7 +1,8 @@
 // Codes from Meta's Cloud API error-code reference and the Graph API error
-// handling guide: OAuth (190, 0), permissions (10, 200-299), throttling (4,
-// 80007, 130429, 131048, 131056), the 24-hour window (131047), recipients,
-// templates (132xxx), media (131052, 131053), parameters, and service errors.
+// handling guide: OAuth (190, 0), permissions and account state (10, 200-299,
+// 33 deleted business number, 131037, 131042, 133010), throttling (4, 80007,
+// 130429, 131048, 131056), the 24-hour window (131047), recipients, templates
+// (132xxx), media (131052, 131053), parameters, and service errors.
 #include "wacloud/graph_errors.hpp"
 
 #include <curl/curl.h>
@@ -28,9 +29,14 @@ GraphErrorKind classify_graph_error(long code, long subcode, long http_status,
         return K::kAuthentication;
       case 3:
       case 10:
+      case 33:      // the business phone number has been deleted
       case 368:     // temporarily blocked for policy violations
+      case 130403:  // refused for this business (Meta answers it with HTTP 403)
       case 131005:  // access denied
       case 131031:  // business account locked
+      case 131037:  // the number needs an approved display name before it can send
+      case 131042:  // business eligibility payment issue (billing)
+      case 133010:  // the business phone number is not registered
         return K::kPermissionDenied;
       case 4:
       case 17:
@@ -48,15 +54,14 @@ GraphErrorKind classify_graph_error(long code, long subcode, long http_status,
       case 131026:  // undeliverable
       case 131049:  // not delivered to keep engagement healthy
       case 131050:  // recipient stopped marketing messages
-      case 131051:
         return K::kRecipient;
       case 131052:
       case 131053:
         return K::kMedia;
-      case 33:  // object does not exist
       case 100:
       case 131008:
       case 131009:
+      case 131051:  // unsupported message type
       case 135000:
         return K::kInvalidParameter;
       case 1:
@@ -82,6 +87,12 @@ GraphErrorKind classify_graph_error(long code, long subcode, long http_status,
 
 bool is_retriable(GraphErrorKind kind) noexcept {
   return kind == GraphErrorKind::kTransient || kind == GraphErrorKind::kRateLimited;
+}
+
+bool is_retriable(GraphErrorKind kind, long code) noexcept {
+  // 131048 (spam rate limit) throttles a number for its quality: sending again does not help.
+  if (code == 131048) return false;
+  return is_retriable(kind);
 }
 
 namespace {
@@ -142,6 +153,8 @@ GraphErrorInfo parse_graph_error(long http_status, std::string_view body,
           data != nullptr && data->is_object()) {
         info.details = as_text(data->as_object().if_contains("details"));
       }
+      info.user_title = as_text(error->if_contains("error_user_title"));
+      info.user_message = as_text(error->if_contains("error_user_msg"));
       if (info.message.empty()) info.message = "Graph API error " + std::to_string(info.code);
       info.kind = classify_graph_error(info.code, info.subcode, http_status);
     }
@@ -150,7 +163,7 @@ GraphErrorInfo parse_graph_error(long http_status, std::string_view body,
     info.kind = classify_graph_error(0, 0, http_status, false);
     info.message = "Graph API answered HTTP " + std::to_string(http_status);
   }
-  info.retriable = is_retriable(info.kind);
+  info.retriable = is_retriable(info.kind, info.code);
   return info;
 }
 
@@ -253,7 +266,8 @@ std::string redact_secret(std::string_view text, std::string_view secret) {
 }
 
 GraphErrorInfo redact_secret(GraphErrorInfo info, std::string_view secret) {
-  for (std::string* text : {&info.message, &info.type, &info.details, &info.fbtrace_id}) {
+  for (std::string* text : {&info.message, &info.type, &info.details, &info.fbtrace_id,
+                            &info.user_title, &info.user_message}) {
     *text = redact_secret(*text, secret);
   }
   return info;

@@ -1,7 +1,8 @@
 // GraphClient::download_media: GET /<media-id> for the URL, then the media
 // itself (with the same Bearer token, as Meta requires), streamed into a
 // temporary file beside the destination while hashing, and renamed into place
-// only when its size and SHA-256 match what Meta reported.
+// only when its size and SHA-256 match what Meta reported. A URL answered 404
+// (Meta's media URLs expire after 5 minutes) is replaced by a fresh one, once.
 #include <unistd.h>
 
 #include <cerrno>
@@ -109,9 +110,20 @@ RemoteMedia GraphClient::download_media(std::string_view media_id, const std::st
     return true;
   };
 
+  bool refreshed = false;
   for (int attempt = 0;; ++attempt) {
     http::Response response = transport_->perform(request);
     if (write_failed) throw FileError(EIO, dest_path, "cannot write " + dest_path);
+    if (response.completed() && response.status == 404 && !refreshed) {
+      // Media URLs expire after 5 minutes: ask for a fresh one, once, and start over.
+      refreshed = true;
+      media = get_media(media_id);
+      request.url = media.url;
+      part.restart();
+      hasher.finish();  // discard the partial hash
+      received = 0;
+      continue;
+    }
     detail::CallOutcome outcome = detail::outcome_of(response, /*idempotent=*/true);
     // The body went to the file, so a 2xx "outcome" has no JSON to parse.
     bool success = response.completed() && response.status >= 200 && response.status < 300;

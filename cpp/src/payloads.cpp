@@ -3,7 +3,7 @@
 // buttons (body 1024, 1-3 buttons, title 20, id 256, header and footer 60),
 // interactive lists (body 4096, button 20, up to 10 sections and 10 rows in
 // all, section and row title 24, row id 200, description 72), interactive CTA
-// URL (body 1024, button label 20), reactions, locations, contacts, templates
+// URL (body 1024, button label 20), reactions, locations, contacts (1-5 cards), templates
 // (name: lowercase letters, digits and underscores, up to 512) and marking
 // messages as read (optionally with a typing indicator).
 #include "wacloud/payloads.hpp"
@@ -215,6 +215,10 @@ struct PayloadBuilder {
   void operator()(const ContactsMessage& m) {
     if (m.contacts.empty())
       throw_invalid_parameter("contacts", "must contain at least one contact");
+    // Meta's messages reference: a contacts message carries at most 5 contact cards.
+    constexpr std::size_t kMaxContacts = 5;
+    if (m.contacts.size() > kMaxContacts)
+      throw_invalid_parameter("contacts", "must contain at most 5 contacts");
     for (std::size_t i = 0; i < m.contacts.size(); ++i) {
       std::string field = "contacts[" + std::to_string(i) + "]";
       const json::object* contact = m.contacts[i].if_object();

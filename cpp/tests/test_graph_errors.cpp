@@ -34,10 +34,17 @@ INSTANTIATE_TEST_SUITE_P(
                       Row{80007, 400, K::kRateLimited}, Row{130429, 400, K::kRateLimited},
                       Row{131048, 400, K::kRateLimited}, Row{131056, 400, K::kRateLimited},
                       Row{131047, 400, K::kReEngagement}, Row{131026, 400, K::kRecipient},
-                      Row{131051, 400, K::kRecipient}, Row{132000, 400, K::kTemplate},
-                      Row{132001, 404, K::kTemplate}, Row{132999, 400, K::kTemplate},
-                      Row{131052, 400, K::kMedia}, Row{131053, 400, K::kMedia},
-                      Row{100, 400, K::kInvalidParameter}, Row{131008, 400, K::kInvalidParameter},
+                      // Meta's error-code reference: 131051 is an unsupported message type.
+                      Row{131051, 400, K::kInvalidParameter}, Row{132000, 400, K::kTemplate},
+                      // Account state: 33 business number deleted, 131037 display name not
+                      // approved, 131042 payment issue, 133010 number not registered; 130403.
+                      Row{33, 400, K::kPermissionDenied}, Row{131037, 400, K::kPermissionDenied},
+                      Row{131042, 400, K::kPermissionDenied},
+                      Row{133010, 400, K::kPermissionDenied},
+                      Row{130403, 400, K::kPermissionDenied}, Row{132001, 404, K::kTemplate},
+                      Row{132999, 400, K::kTemplate}, Row{131052, 400, K::kMedia},
+                      Row{131053, 400, K::kMedia}, Row{100, 400, K::kInvalidParameter},
+                      Row{131008, 400, K::kInvalidParameter},
                       Row{131009, 400, K::kInvalidParameter}, Row{1, 500, K::kTransient},
                       Row{2, 503, K::kTransient}, Row{131000, 500, K::kTransient},
                       Row{131016, 503, K::kTransient},
@@ -62,6 +69,28 @@ TEST(Classification, OnlyTransientAndThrottlingAreRetriable) {
         K::kTemplate, K::kMedia, K::kInvalidParameter, K::kDeliveryUnknown}) {
     EXPECT_FALSE(wacloud::is_retriable(kind));
   }
+}
+
+TEST(Classification, SpamRateLimitIsThrottlingButNotRetriable) {
+  // 131048: the number's quality caps its sends; waiting and resending does not help.
+  auto info = parse_graph_error(
+      400,
+      R"({"error":{"message":"(#131048) Spam rate limit hit","type":"OAuthException","code":131048}})");
+  EXPECT_EQ(info.kind, K::kRateLimited);
+  EXPECT_FALSE(info.retriable);
+  EXPECT_TRUE(parse_graph_error(400, R"({"error":{"message":"x","code":130429}})").retriable);
+}
+
+TEST(ParseGraphError, KeepsTheUserTitleAndMessage) {
+  // Template management errors explain themselves only in error_user_title / error_user_msg.
+  auto info = parse_graph_error(
+      400, R"({"error":{"message":"Invalid parameter","type":"OAuthException","code":100,)"
+           R"("error_subcode":2388299,"is_transient":false,)"
+           R"("error_user_title":"Variables can't be at the start or end of the template",)"
+           R"("error_user_msg":"Move the variable.","fbtrace_id":"AXyz"}})");
+  EXPECT_EQ(info.user_title, "Variables can't be at the start or end of the template");
+  EXPECT_EQ(info.user_message, "Move the variable.");
+  EXPECT_EQ(wacloud::redact_secret(info, "Move").user_message, "[redacted] the variable.");
 }
 
 TEST(ParseGraphError, UnpacksEveryField) {

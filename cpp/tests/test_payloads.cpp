@@ -311,6 +311,12 @@ TEST(PayloadLimits, Contacts) {
                  "contacts[0].name.formatted_name");
   expect_invalid(ContactsMessage{json::parse(R"([{"name":{"formatted_name":"A"}}, 3])").as_array()},
                  "contacts[1]");
+  // Meta's messages reference: at most 5 contact cards per message.
+  json::array six;
+  for (int i = 0; i < 6; ++i) six.push_back(json::parse(R"({"name":{"formatted_name":"A"}})"));
+  expect_invalid(ContactsMessage{six}, "contacts");
+  json::array five(six.begin(), six.begin() + 5);
+  EXPECT_NO_THROW(build(ContactsMessage{five}));
 }
 
 TEST(PayloadLimits, RecipientRequired) {

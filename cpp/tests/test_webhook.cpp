@@ -364,7 +364,9 @@ wacloud::InvalidItem invalid_message(const std::string& item) {
     return {};
   }
   EXPECT_EQ(events[1].type(), EventType::kMessage) << item;
-  if (events[1].type() == EventType::kMessage) EXPECT_EQ(message_of(events[1]).message_id, "good");
+  if (events[1].type() == EventType::kMessage) {
+    EXPECT_EQ(message_of(events[1]).message_id, "good");
+  }
   return std::get<wacloud::InvalidItem>(events[0].data);
 }
 

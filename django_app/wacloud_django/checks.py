@@ -114,7 +114,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 
     if not isinstance(conf["API_VERSION"], str) or not _API_VERSION.match(conf["API_VERSION"]):
         problems.append(
-            _error(f"{setting_name('API_VERSION')} must look like 'v21.0', got {conf['API_VERSION']!r}", 9)
+            _error(f"{setting_name('API_VERSION')} must look like 'v25.0', got {conf['API_VERSION']!r}", 9)
         )
     base_url = conf["BASE_URL"]
     if not isinstance(base_url, str) or not base_url.startswith(("https://", "http://")):
@@ -141,6 +141,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 
     if not apps.is_installed("django.contrib.contenttypes"):
         problems.append(_error("wacloud_django needs 'django.contrib.contenttypes' in INSTALLED_APPS", 14))
+
+    from .automation.services.consent_keywords import setting_problems  # reads the same settings
+
+    problems += [_error(problem, 16) for problem in setting_problems()]
     return problems
 
 

@@ -62,7 +62,7 @@ class GraphClient:
         access_token: str,
         phone_number_id: str,
         waba_id: str = "",
-        api_version: str = "v21.0",
+        api_version: str = "v25.0",
         base_url: str = "https://graph.facebook.com",
         timeout: float = 30.0,
         connect_timeout: float = 10.0,

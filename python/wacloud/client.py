@@ -39,7 +39,11 @@ from .messages import (
     dumps_fields,
 )
 
-__all__ = ["Client", "PythonRateLimiter", "RemoteMedia", "SendResult"]
+__all__ = ["DEFAULT_API_VERSION", "Client", "PythonRateLimiter", "RemoteMedia", "SendResult"]
+
+# A current Graph API version. Meta keeps each version about two years (v21.0 is retired on
+# 2027-01-21); from v24.0 status webhooks no longer carry ``conversation``.
+DEFAULT_API_VERSION = "v25.0"
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ class Client:
         access_token: str,
         phone_number_id: str,
         waba_id: str | None = None,
-        api_version: str = "v21.0",
+        api_version: str = DEFAULT_API_VERSION,
         base_url: str = "https://graph.facebook.com",
         timeout: float = 30,
         max_retries: int = 3,

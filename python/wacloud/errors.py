@@ -57,6 +57,8 @@ class GraphAPIError(WacloudError):
         fbtrace_id: str = "",
         retriable: bool = False,
         retry_after: float | None = None,
+        error_user_title: str = "",
+        error_user_msg: str = "",
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -68,6 +70,15 @@ class GraphAPIError(WacloudError):
         self.fbtrace_id = fbtrace_id
         self.retriable = retriable
         self.retry_after = retry_after
+        # Meta's explanation meant for people; template errors say nothing else useful.
+        self.error_user_title = error_user_title
+        self.error_user_msg = error_user_msg
+
+    def __str__(self) -> str:
+        if self.error_user_msg and self.error_user_msg not in self.message:
+            title = f"{self.error_user_title}: " if self.error_user_title else ""
+            return f"{self.message} ({title}{self.error_user_msg})"
+        return self.message
 
     def __repr__(self) -> str:
         return (
@@ -91,11 +102,14 @@ class AuthenticationError(GraphAPIError):
 
 
 class PermissionDenied(GraphAPIError):
-    """The token lacks a permission (codes 10, 200-299)."""
+    """The token lacks a permission (codes 10, 200-299), or the business account or number
+    cannot send: 33 (number deleted), 131031 (locked), 131037 (display name not approved),
+    131042 (payment issue), 133010 (number not registered), 130403, 368."""
 
 
 class RateLimited(GraphAPIError):
-    """Throttled by Meta (4, 80007, 130429, 131048, 131056); see ``retry_after``."""
+    """Throttled by Meta (4, 80007, 130429, 131048, 131056); see ``retry_after``.
+    131048 (spam rate limit: the number's quality caps it) is not ``retriable``."""
 
 
 class ReEngagementRequired(GraphAPIError):
@@ -103,7 +117,7 @@ class ReEngagementRequired(GraphAPIError):
 
 
 class RecipientError(GraphAPIError):
-    """The recipient cannot receive the message (131026, 131051, ...)."""
+    """The recipient cannot receive the message (131026, 131049, 131050, ...)."""
 
 
 class TemplateError(GraphAPIError):
@@ -115,7 +129,8 @@ class MediaError(GraphAPIError):
 
 
 class InvalidParameter(GraphAPIError, ValueError):
-    """A request Meta (or the local payload checks) refuses as invalid (100, 131008, 131009)."""
+    """A request Meta (or the local payload checks) refuses as invalid (100, 131008, 131009,
+    131051 unsupported message type)."""
 
 
 class TransientError(GraphAPIError):

@@ -138,7 +138,7 @@ def test_template_rejected_through_the_control_api(graph, wa_sandbox):
 
 
 def test_review_rejects_adjacent_variables(graph, wa_sandbox):
-    create(graph, "bad_vars", [{"type": "BODY", "text": "Hi {{1}}{{2}}"}])
+    create(graph, "bad_vars", [{"type": "BODY", "text": "Hi {{1}}{{2}}, welcome"}])
     (delivery,) = wa_sandbox.wait_for_webhooks(kind="template.rejected")
     assert "rejection_info" in delivery["payload"]["entry"][0]["changes"][0]["value"]
 
@@ -149,7 +149,7 @@ def test_review_rejects_adjacent_variables(graph, wa_sandbox):
         ("Bad Name", None, {}),
         ("ok_name", [{"type": "HEADER", "format": "TEXT", "text": "x"}], {}),  # no BODY
         ("ok_name", [{"type": "BODY", "text": "x" * 1025}], {}),
-        ("ok_name", [{"type": "BODY", "text": "Hi {{2}}"}], {}),  # positional variables start at 1
+        ("ok_name", [{"type": "BODY", "text": "Hi {{2}}, welcome"}], {}),  # positional variables start at 1
         ("ok_name", None, {"category": "SPAM"}),
         ("ok_name", None, {"language": "xx_XX"}),
         ("hello_world", None, {}),  # already exists in en_US
@@ -214,7 +214,7 @@ def test_template_send_checks(graph, wa_sandbox):
 
 
 def test_named_template_parameters(graph, wa_sandbox):
-    create(graph, "named", [{"type": "BODY", "text": "Hi {{first_name}}"}], parameter_format="NAMED")
+    create(graph, "named", [{"type": "BODY", "text": "Hi {{first_name}}, welcome"}], parameter_format="NAMED")
     wa_sandbox.wait_for_webhooks(kind="template.approved")
     good = [{"type": "body", "parameters": [{"type": "text", "parameter_name": "first_name", "text": "Ana"}]}]
     bad = [{"type": "body", "parameters": [{"type": "text", "parameter_name": "name", "text": "Ana"}]}]

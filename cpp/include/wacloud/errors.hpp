@@ -90,6 +90,10 @@ struct GraphErrorInfo {
   long http_status = 0;  // 0 for transport failures
   std::string details;   // "error_data.details"
   std::string fbtrace_id;
+  // "error_user_title" / "error_user_msg": template management errors put their only
+  // useful explanation there (the message is just "Invalid parameter").
+  std::string user_title;
+  std::string user_message;
   bool retriable = false;
   std::optional<double> retry_after;  // seconds, from Retry-After when present
 };

@@ -34,7 +34,8 @@ struct ClientConfig {
   std::string access_token;
   std::string phone_number_id;
   std::string waba_id;  // needed only by the template calls
-  std::string api_version = "v21.0";
+  // A current Graph version (v21.0 is retired on 2027-01-21); each lives about two years.
+  std::string api_version = "v25.0";
   std::string base_url = "https://graph.facebook.com";
   double timeout_seconds = 30;          // per request, whole transfer
   double connect_timeout_seconds = 10;  // capped at timeout_seconds

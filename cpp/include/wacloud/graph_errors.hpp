@@ -19,6 +19,9 @@ GraphErrorKind classify_graph_error(long code, long subcode, long http_status,
 
 // Whether a request failing with `kind` may succeed if sent again.
 bool is_retriable(GraphErrorKind kind) noexcept;
+// The same for Meta's `code`: a few throttling codes (131048, the spam rate limit) are
+// rate limits that waiting does not lift.
+bool is_retriable(GraphErrorKind kind, long code) noexcept;
 
 // A failed response (status >= 400, or a 2xx without the expected fields) as
 // GraphErrorInfo. Never throws: a body that is not JSON, truncated, or not a

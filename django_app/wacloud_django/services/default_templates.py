@@ -18,7 +18,8 @@ def _body(text: str, *examples: str) -> dict[str, Any]:
     return component
 
 
-#: name -> language -> (body text, example values). Meta requires an example per variable.
+#: name -> language -> (body text, example values). Meta requires an example per variable, and
+#: refuses a body that starts or ends with one (subcode 2388299).
 DEFAULT_TEMPLATES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
     "ticket_created": {
         "en_US": (
@@ -49,8 +50,11 @@ DEFAULT_TEMPLATES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
         ),
     },
     "agent_response": {
-        "en_US": ("New reply on your ticket #{{1}}: {{2}}", ("1234", "We have shipped the replacement.")),
-        "pt_BR": ("Nova resposta no seu chamado #{{1}}: {{2}}", ("1234", "Enviamos a peça de reposição.")),
+        "en_US": (
+            "New reply on your ticket #{{1}}: {{2}} Reply here to answer.",
+            ("1234", "We have shipped it."),
+        ),
+        "pt_BR": ("Nova resposta no seu chamado #{{1}}: {{2}} Responda aqui.", ("1234", "Enviamos a peça.")),
     },
     "sla_warning": {
         "en_US": ("Ticket #{{1}} is due at {{2}}: we are on it.", ("1234", "15:00")),

@@ -32,6 +32,11 @@ def build_parser(prog: str = "python -m wacloud.sandbox") -> argparse.ArgumentPa
     )
     account.add_argument("--display-phone-number", default=defaults.display_phone_number)
     account.add_argument("--verified-name", default=defaults.verified_name)
+    account.add_argument(
+        "--managed-business",
+        action="store_true",
+        help="a managed business: webhooks also carry parent business-scoped user ids",
+    )
     parser.add_argument("--webhook-url", help="where webhooks are POSTed (none: no webhooks)")
     parser.add_argument("--state", dest="state_file", help="JSON file keeping state across restarts")
     limits = parser.add_argument_group("limits and timing")
@@ -51,7 +56,16 @@ def build_parser(prog: str = "python -m wacloud.sandbox") -> argparse.ArgumentPa
     limits.add_argument("--window-errors", choices=("sync", "async"), default=defaults.window_errors)
     limits.add_argument("--template-review-seconds", type=float, default=defaults.template_review_seconds)
     limits.add_argument("--webhook-retry-base", type=float, default=defaults.webhook_retry_base)
-    limits.add_argument("--webhook-max-attempts", type=int, default=defaults.webhook_max_attempts)
+    limits.add_argument("--webhook-retry-max", type=float, default=defaults.webhook_retry_max)
+    limits.add_argument(
+        "--webhook-retry-window",
+        type=float,
+        default=defaults.webhook_retry_window,
+        help="seconds after which a delivery is given up (default: Meta's 7 days)",
+    )
+    limits.add_argument(
+        "--webhook-max-attempts", type=int, default=defaults.webhook_max_attempts, help="(default: no cap)"
+    )
     limits.add_argument("--seed", type=int, help="seed for the fault dice")
     faults = parser.add_argument_group("faults")
     for name, value in Faults().as_dict().items():
@@ -76,6 +90,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         port=args.port,
         display_phone_number=args.display_phone_number,
         verified_name=args.verified_name,
+        managed_business=args.managed_business,
         state_file=args.state_file,
         messages_per_second=args.messages_per_second or None,
         pair_rate_per_second=args.pair_rate or None,
@@ -83,6 +98,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         window_errors=args.window_errors,
         template_review_seconds=args.template_review_seconds,
         webhook_retry_base=args.webhook_retry_base,
+        webhook_retry_max=args.webhook_retry_max,
+        webhook_retry_window=args.webhook_retry_window,
         webhook_max_attempts=args.webhook_max_attempts,
         seed=args.seed,
         faults=faults,

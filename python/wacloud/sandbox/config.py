@@ -68,6 +68,8 @@ class SandboxConfig:
     port: int = 0
     display_phone_number: str = "15550783881"
     verified_name: str = "Sandbox Business"
+    # A managed business (parent BSUIDs enabled by Meta): webhooks also carry parent user ids.
+    managed_business: bool = False
     state_file: str | None = None
     # Meta's default throughput is 80 messages/s per business number; None disables the check.
     messages_per_second: float | None = 80.0
@@ -87,9 +89,14 @@ class SandboxConfig:
     # Inbound media objects carry a download url (newer Meta payloads do).
     inbound_media_url: bool = False
     webhook_timeout: float = 10.0
+    # Meta retries a delivery not answered 200 with decreasing frequency for up to 7 days: the
+    # wait starts at webhook_retry_base and doubles up to webhook_retry_max; no attempt is made
+    # after webhook_retry_window. Waits run on the sandbox clock, so advance_clock() compresses
+    # them. webhook_max_attempts (None: no cap) stops sooner.
     webhook_retry_base: float = 1.0
-    webhook_retry_max: float = 300.0
-    webhook_max_attempts: int = 8
+    webhook_retry_max: float = 3600.0
+    webhook_retry_window: float = 7 * 24 * 3600.0
+    webhook_max_attempts: int | None = None
     state_save_interval: float = 1.0
     seed: int | None = None
     faults: Faults = field(default_factory=Faults)

@@ -31,8 +31,12 @@ ENDPOINTS = {
     "DELETE /_sandbox/faults": "clear every fault",
     "GET /_sandbox/recipients": "numbers marked undeliverable",
     "POST /_sandbox/recipients/{wa_id}": '{"undeliverable": true|false}: sends to it fail with 131026',
-    "POST /_sandbox/templates/{id-or-name}/status": '{"event": "REJECTED", "reason": ..., "language": ...}',
-    "POST /_sandbox/clock": '{"advance_seconds": N}: move the sandbox clock (windows, conversations)',
+    "POST /_sandbox/templates/{id-or-name}/status": (
+        '{"event": "REJECTED", "reason": ..., "language": ..., "other_info": ..., "disable_info": ...}'
+    ),
+    "POST /_sandbox/clock": (
+        '{"advance_seconds": N}: move the sandbox clock (windows, conversations, webhook retries)'
+    ),
     "POST /_sandbox/save": "write the state file now",
     "POST /_sandbox/reset": "forget everything (hello_world stays)",
 }
@@ -80,7 +84,18 @@ def set_template_status(core: SandboxCore, key: str, body: dict[str, Any]) -> di
     info = body.get("rejection_info")
     if info is not None and not isinstance(info, dict):
         raise invalid_parameter("rejection_info must be an object with reason and recommendation.")
-    core.set_template_status(template, event, reason, info)
+    other_info = body.get("other_info")
+    if other_info is not None and not (
+        isinstance(other_info, dict)
+        and all(isinstance(other_info.get(k), str) for k in ("title", "description"))
+    ):
+        raise invalid_parameter("other_info must be an object with title and description strings.")
+    disable_info = body.get("disable_info")
+    if disable_info is not None and not (
+        isinstance(disable_info, dict) and isinstance(disable_info.get("disable_date"), str)
+    ):
+        raise invalid_parameter("disable_info must be an object with a disable_date string.")
+    core.set_template_status(template, event, reason, info, other_info=other_info, disable_info=disable_info)
     return _public(template)
 
 
@@ -103,6 +118,7 @@ def advance_clock(core: SandboxCore, body: dict[str, Any]) -> dict[str, Any]:
         raise invalid_parameter("advance_seconds must be a non-negative number.")
     core.state.clock_offset += seconds
     core.state.dirty = True
+    core.emitter.clock_moved()  # webhook retries wait on the sandbox clock too
     return {"now": core.state.now(), "offset": core.state.clock_offset}
 
 

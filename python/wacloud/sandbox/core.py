@@ -28,8 +28,34 @@ from .webhooks import WebhookEmitter
 log = logging.getLogger("wacloud.sandbox")
 
 WINDOW_SECONDS = 24 * 3600
+# A user who writes after tapping a click-to-WhatsApp ad or a Page call-to-action opens a free
+# entry point window: everything the business sends in the next 72 hours is free.
+ENTRY_POINT_SECONDS = 72 * 3600
+# Meta's media lifetimes: a download URL works for 5 minutes; an uploaded media id for 30 days;
+# the id of media a user sent (from a webhook) for 7 days.
+MEDIA_URL_SECONDS = 5 * 60
+UPLOADED_MEDIA_SECONDS = 30 * 24 * 3600
+INBOUND_MEDIA_SECONDS = 7 * 24 * 3600
 STAGES = ("sent", "delivered", "read")
-TEMPLATE_EVENTS = ("APPROVED", "REJECTED", "PAUSED", "DISABLED")
+# Every ``event`` of Meta's message_template_status_update webhook, with the template status it
+# leaves behind (None: the status does not change; a flagged or locked template stays usable).
+TEMPLATE_EVENT_STATUS: dict[str, str | None] = {
+    "APPROVED": "APPROVED",
+    "REJECTED": "REJECTED",
+    "PAUSED": "PAUSED",
+    "DISABLED": "DISABLED",
+    "ARCHIVED": "ARCHIVED",
+    "UNARCHIVED": "APPROVED",
+    "DELETED": "DELETED",
+    "FLAGGED": None,
+    "IN_APPEAL": "IN_APPEAL",
+    "LIMIT_EXCEEDED": "LIMIT_EXCEEDED",
+    "LOCKED": None,
+    "PENDING": "PENDING",
+    "REINSTATED": "APPROVED",
+    "PENDING_DELETION": "PENDING_DELETION",
+}
+TEMPLATE_EVENTS = tuple(TEMPLATE_EVENT_STATUS)
 
 
 class TokenBucket:
@@ -136,6 +162,29 @@ class SandboxCore:
         last = self.state.windows.get(wa_id)
         return last is not None and self.state.now() - last < WINDOW_SECONDS
 
+    def entry_point_open(self, wa_id: str) -> bool:
+        opened = self.state.entry_points.get(wa_id)
+        return opened is not None and self.state.now() - opened < ENTRY_POINT_SECONDS
+
+    def pricing(self, wa_id: str, category: str) -> dict[str, Any]:
+        """Meta's per-message pricing (PMP, since 2025-07-01) of one message: free inside a
+        free entry point window; service messages and utility templates free inside the
+        customer service window; everything else billed at its template category's rate."""
+        if self.entry_point_open(wa_id):
+            return {
+                "billable": False,
+                "pricing_model": "PMP",
+                "category": "referral_conversion",
+                "type": "free_entry_point",
+            }
+        free = category == "service" or (category == "utility" and self.window_open(wa_id))
+        return {
+            "billable": not free,
+            "pricing_model": "PMP",
+            "category": category,
+            "type": "free_customer_service" if free else "regular",
+        }
+
     def _conversation(self, wa_id: str, category: str) -> dict[str, Any]:
         state = self.state
         now = state.now()
@@ -154,8 +203,9 @@ class SandboxCore:
         state.open_conversations[key] = conversation["id"]
         return conversation
 
-    def accept(self, message: OutboundMessage) -> dict[str, Any]:
-        """Accept a validated send, or raise the error Meta would answer with."""
+    def accept(self, message: OutboundMessage, api_version: str = "v23.0") -> dict[str, Any]:
+        """Accept a validated send, or raise the error Meta would answer with. ``api_version``
+        is the path's version: the status webhooks take their shape from it."""
         state = self.state
         category = "service"
         if message.type == "template":
@@ -172,7 +222,7 @@ class SandboxCore:
                 raise GraphError(131047)
             failure = (131047, None)
         if self._throughput is not None and not self._throughput.take():
-            raise GraphError(130429)
+            raise GraphError(130429)  # inbound messages spend the same budget (see inject)
         if self.config.pair_rate_per_second:
             bucket = self._pairs.get(message.wa_id)
             if bucket is None:
@@ -183,6 +233,8 @@ class SandboxCore:
                 raise GraphError(131056)
         if failure is None and message.wa_id in state.undeliverable:
             failure = (131026, None)
+        pricing = self.pricing(message.wa_id, category)
+        category = pricing["category"]
         now = state.now()
         wamid = state.new_wamid(message.wa_id)
         record: dict[str, Any] = {
@@ -195,18 +247,24 @@ class SandboxCore:
             "statuses": [{"status": "accepted", "timestamp": int(now)}],
             "created_at": now,
             "context_id": message.context_id,
+            "callback_data": message.callback_data,
             "conversation_id": None if failure else self._conversation(message.wa_id, category)["id"],
             "category": category,
+            "pricing": pricing,
+            "api_version": api_version,
             "error": None,
             "pending_error": list(failure) if failure else None,
         }
         state.messages[wamid] = record
         state.dirty = True
         self._push_stage(0, self.config.sent_after, wamid)
+        answered: dict[str, Any] = {"id": wamid}
+        if message.type == "template":
+            answered["message_status"] = "accepted"  # Meta tells it for template sends only
         return {
             "messaging_product": "whatsapp",
             "contacts": [{"input": message.to, "wa_id": message.wa_id}],
-            "messages": [{"id": wamid, "message_status": "accepted"}],
+            "messages": [answered],
         }
 
     def mark_read(self, message_id: str) -> dict[str, Any]:
@@ -281,15 +339,23 @@ class SandboxCore:
             self.emitter.emit(f"status.{status}", body)
 
     # -- media ------------------------------------------------------------------------
-    def store_media(self, data: bytes, mime_type: str, filename: str | None = None) -> dict[str, Any]:
+    def store_media(
+        self,
+        data: bytes,
+        mime_type: str,
+        filename: str | None = None,
+        lifetime: float = UPLOADED_MEDIA_SECONDS,
+    ) -> dict[str, Any]:
         state = self.state
         media_id = state.new_numeric_id()
+        now = state.now()
         record: dict[str, Any] = {
             "id": media_id,
             "mime_type": mime_type,
             "sha256": hashlib.sha256(data).hexdigest(),
             "file_size": len(data),
-            "created_at": state.now(),
+            "created_at": now,
+            "expires_at": now + lifetime,
         }
         if filename:
             record["filename"] = filename
@@ -298,19 +364,40 @@ class SandboxCore:
         state.dirty = True
         return record
 
-    def media_hash(self, media_id: str) -> str:
-        return hmac.new(self.config.access_token.encode(), media_id.encode(), hashlib.sha256).hexdigest()[:22]
+    def store_inbound_media(self, data: bytes, mime_type: str, filename: str | None = None) -> dict[str, Any]:
+        return self.store_media(data, mime_type, filename, lifetime=INBOUND_MEDIA_SECONDS)
+
+    def live_media(self, media_id: str) -> dict[str, Any] | None:
+        """The media record, or None when there is none or its id has expired."""
+        record = self.state.media.get(media_id)
+        if record is None or record.get("expires_at", float("inf")) <= self.state.now():
+            return None
+        return record
+
+    def media_hash(self, media_id: str, issued: int) -> str:
+        message = f"{media_id}:{issued}".encode()
+        return hmac.new(self.config.access_token.encode(), message, hashlib.sha256).hexdigest()[:22]
 
     def media_url(self, media_id: str, base_url: str | None = None) -> str:
+        """A download URL issued now; it stops working after MEDIA_URL_SECONDS."""
         record = self.state.media[media_id]
         extension = record["mime_type"].split(";")[0].split("/")[-1]
+        issued = int(self.state.now())
         return (
             f"{base_url or self.public_url}/whatsapp_business/attachments/"
-            f"?mid={media_id}&ext={int(record['created_at'])}&hash={self.media_hash(media_id)}&type={extension}"
+            f"?mid={media_id}&ext={issued}&hash={self.media_hash(media_id, issued)}&type={extension}"
         )
 
+    def media_url_valid(self, media_id: str, issued: str, given_hash: str) -> bool:
+        if not issued.isdigit():
+            return False
+        expected = self.media_hash(media_id, int(issued)).encode()
+        if not hmac.compare_digest(given_hash.encode(), expected):
+            return False
+        return self.state.now() - int(issued) <= MEDIA_URL_SECONDS and self.live_media(media_id) is not None
+
     def media_mime(self, media_id: str) -> str | None:
-        record = self.state.media.get(media_id)
+        record = self.live_media(media_id)
         return None if record is None else record["mime_type"]
 
     # -- templates --------------------------------------------------------------------
@@ -347,15 +434,34 @@ class SandboxCore:
         event: str,
         reason: str = "NONE",
         rejection_info: dict[str, str] | None = None,
+        other_info: dict[str, str] | None = None,
+        disable_info: dict[str, str] | None = None,
     ) -> None:
         if event not in TEMPLATE_EVENTS:
             raise ValueError(f"event must be one of {', '.join(TEMPLATE_EVENTS)}")
-        template["status"] = event
+        status = TEMPLATE_EVENT_STATUS[event]
+        if status is not None:
+            template["status"] = status
         template["rejected_reason"] = reason if event == "REJECTED" else "NONE"
+        now = int(self.state.now())
+        if event == "DISABLED" and disable_info is None:
+            disable_info = {"disable_date": str(now)}  # Meta tells when it was disabled
+        if event == "LOCKED" and other_info is None:
+            other_info = {
+                "title": "TEMPLATE_LOCKED",
+                "description": "This template can no longer be edited.",
+            }
         self.state.dirty = True
         if self.emitter.enabled:
             body = payloads.template_status_body(
-                self.config, template, event, reason, int(self.state.now()), rejection_info
+                self.config,
+                template,
+                event,
+                reason,
+                now,
+                rejection_info,
+                other_info=other_info,
+                disable_info=disable_info,
             )
             self.emitter.emit(f"template.{event.lower()}", body)
 
@@ -368,9 +474,14 @@ class SandboxCore:
             wamid=state.new_wamid(str(request.get("from", ""))),
             timestamp=int(now),
             business_number=self.config.display_phone_number,
-            store=self.store_media,
+            store=self.store_inbound_media,
             known_name=lambda number: state.contacts.get(number, {}).get("name"),
         )
+        message.update(payloads.user_id_fields(self.config, wa_id, "from"))
+        if self._throughput is not None:
+            # Meta's throughput counts incoming and outgoing messages together: a busy
+            # inbound stream leaves less room for sends (an inbound message is never refused).
+            self._throughput.take()
         kind = message["type"]
         if self.config.inbound_media_url and kind in inbound.MEDIA_TYPES:
             media = message.get(kind)
@@ -394,6 +505,9 @@ class SandboxCore:
                 self._change_number(wa_id, message["system"]["wa_id"])
         else:
             state.windows[wa_id] = now  # a user message opens (or renews) the 24-hour window
+            if "referral" in message:
+                # Came from a click-to-WhatsApp ad: a 72-hour free entry point window.
+                state.entry_points[wa_id] = now
         state.dirty = True
         if self.emitter.enabled:
             self.emitter.emit(f"message.{kind}", payloads.inbound_body(self.config, state, wa_id, message))

@@ -11,7 +11,8 @@ import base64
 import os
 from typing import Any
 
-ERROR_CODES_HREF = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
+# Meta writes the error-codes link of a failed status relative to its developers site.
+ERROR_CODES_HREF = "/docs/whatsapp/cloud-api/support/error-codes/"
 
 # code -> (title, HTTP status, default details)
 CATALOGUE: dict[int, tuple[str, int, str]] = {

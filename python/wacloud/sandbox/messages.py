@@ -70,6 +70,7 @@ class OutboundMessage:
     template_language: str | None = None
     template_components: list[Any] = field(default_factory=list)
     context_id: str | None = None
+    callback_data: str | None = None
 
     @property
     def free_form(self) -> bool:
@@ -149,11 +150,16 @@ def _location(obj: dict[str, Any]) -> None:
     _text(obj, "address", "location", 1000, required=False)
 
 
+MAX_CONTACTS = 5  # contact cards per contacts message
+
+
 def _contacts(value: Any) -> None:
     if value is None:
         raise missing("contacts")
     if not isinstance(value, list) or not value:
         raise invalid("Param contacts must be a non-empty array.")
+    if len(value) > MAX_CONTACTS:
+        raise invalid(f"Param contacts must have at most {MAX_CONTACTS} contacts.")
     for index, contact in enumerate(value):
         where = f"contacts[{index}]"
         if not isinstance(contact, dict) or not isinstance(contact.get("name"), dict):
@@ -174,7 +180,8 @@ def _interactive(obj: dict[str, Any], lookup: MediaLookup) -> None:
     if kind != "product" or action is None:
         if not isinstance(action, dict):
             raise missing("interactive['action']")
-    body_optional = kind in ("product", "product_list")
+    # A single product takes an optional body and no header; a product list needs both.
+    body_optional = kind == "product"
     body = obj.get("body")
     if body is None and not body_optional:
         raise missing("interactive['body']")
@@ -188,6 +195,13 @@ def _interactive(obj: dict[str, Any], lookup: MediaLookup) -> None:
             raise invalid("Param interactive['footer'] must be a JSON object.")
         _text(footer, "text", "interactive['footer']", 60)
     header = obj.get("header")
+    if header is None and kind == "product_list":
+        raise missing("interactive['header']")
+    if header is not None and kind == "product":
+        raise invalid("Param interactive['header'] is not allowed for product messages.")
+    if header is not None and kind in ("list", "product_list"):
+        if not isinstance(header, dict) or header.get("type") != "text":
+            raise invalid(f"Param interactive['header']['type'] must be 'text' for {kind} messages.")
     if header is not None:
         if not isinstance(header, dict) or header.get("type") not in ("text", "image", "video", "document"):
             raise invalid(
@@ -348,6 +362,12 @@ def parse_send(payload: dict[str, Any], lookup: MediaLookup) -> OutboundMessage:
         message.template_components = components
     else:
         _interactive(_object(payload, "interactive", "interactive['type']"), lookup)
+    callback_data = payload.get("biz_opaque_callback_data")
+    if callback_data is not None:
+        # Echoed in every status webhook of the message; Meta caps it at 512 characters.
+        if not isinstance(callback_data, str) or len(callback_data) > 512:
+            raise invalid("Param biz_opaque_callback_data must be a string of at most 512 characters.")
+        message.callback_data = callback_data
     context = payload.get("context")
     if context is not None:
         if not isinstance(context, dict) or not isinstance(context.get("message_id"), str):

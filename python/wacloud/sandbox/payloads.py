@@ -21,15 +21,29 @@ def _envelope(waba_id: str, change: dict[str, Any], time: int | None = None) -> 
     return {"object": "whatsapp_business_account", "entry": [entry]}
 
 
-def _contact(state: State, wa_id: str) -> dict[str, Any]:
+def _contact(config: SandboxConfig, state: State, wa_id: str) -> dict[str, Any]:
     known = state.contacts.get(wa_id, {})
     user_id, parent_user_id = State.user_ids(wa_id)
-    return {
+    contact = {
         "profile": {"name": known.get("name") or f"User {wa_id[-4:]}"},
         "wa_id": wa_id,
         "user_id": user_id,
-        "parent_user_id": parent_user_id,
     }
+    if config.managed_business:  # parent BSUIDs exist only for managed businesses
+        contact["parent_user_id"] = parent_user_id
+    return contact
+
+
+def user_id_fields(config: SandboxConfig, wa_id: str, prefix: str) -> dict[str, str]:
+    """The business-scoped user ids of ``wa_id`` as a message (``from``) or a status
+    (``recipient``) names them: ``from_user_id``, ``recipient_user_id`` and, for managed
+    businesses, ``from_parent_user_id`` / ``parent_recipient_user_id``."""
+    user_id, parent_user_id = State.user_ids(wa_id)
+    fields = {f"{prefix}_user_id": user_id}
+    if config.managed_business:
+        parent_key = "from_parent_user_id" if prefix == "from" else "parent_recipient_user_id"
+        fields[parent_key] = parent_user_id
+    return fields
 
 
 def _messages_value(config: SandboxConfig, state: State, wa_id: str) -> dict[str, Any]:
@@ -39,7 +53,34 @@ def _messages_value(config: SandboxConfig, state: State, wa_id: str) -> dict[str
             "display_phone_number": config.display_phone_number,
             "phone_number_id": config.phone_number_id,
         },
-        "contacts": [_contact(state, wa_id)],
+        "contacts": [_contact(config, state, wa_id)],
+    }
+
+
+def _priced(message: dict[str, Any], status: str) -> bool:
+    """Meta puts ``conversation`` and ``pricing`` on ``sent`` and on one of ``delivered`` or
+    ``read``: on ``read`` only when no ``delivered`` went out before it."""
+    if status in ("sent", "delivered"):
+        return True
+    return status == "read" and not any(s["status"] == "delivered" for s in message["statuses"])
+
+
+def _api_major(message: dict[str, Any]) -> int:
+    version = str(message.get("api_version") or "v23.0")
+    try:
+        return int(version.lstrip("v").split(".")[0])
+    except ValueError:
+        return 23
+
+
+def _legacy_pricing(category: str) -> dict[str, Any]:
+    # Records saved before per-message pricing have no pricing of their own.
+    free = category == "service"
+    return {
+        "billable": not free,
+        "pricing_model": "PMP",
+        "category": category,
+        "type": "free_customer_service" if free else "regular",
     }
 
 
@@ -57,25 +98,28 @@ def status_body(
         "status": status,
         "timestamp": str(timestamp),
         "recipient_id": message["wa_id"],
+        **user_id_fields(config, message["wa_id"], "recipient"),
     }
+    if message.get("callback_data") is not None:
+        entry["biz_opaque_callback_data"] = message["callback_data"]
     if status == "failed":
         code, details = error or (131000, None)
         entry["errors"] = [webhook_error(code, details)]
-    else:
+    elif _priced(message, status):
         conversation = state.conversations.get(message.get("conversation_id", ""))
         if conversation is not None:
-            described: dict[str, Any] = {"id": conversation["id"]}
-            if status == "sent":
-                # Meta only tells the expiry on the first status of a conversation's message.
-                described["expiration_timestamp"] = str(int(conversation["expiration"]))
-            described["origin"] = {"type": conversation["category"]}
-            entry["conversation"] = described
-            entry["pricing"] = {
-                "billable": conversation["category"] != "service",
-                "pricing_model": "CBP",
-                "category": conversation["category"],
-            }
+            pricing = dict(message.get("pricing") or _legacy_pricing(conversation["category"]))
+            if _api_major(message) < 24 or pricing["type"] == "free_entry_point":
+                described: dict[str, Any] = {"id": conversation["id"]}
+                if status == "sent":
+                    # Meta only tells the expiry on the first status of a conversation's message.
+                    described["expiration_timestamp"] = str(int(conversation["expiration"]))
+                described["origin"] = {"type": conversation["category"]}
+                entry["conversation"] = described
+            entry["pricing"] = pricing
     value = _messages_value(config, state, message["wa_id"])
+    if status == "failed":
+        del value["contacts"]  # Meta's failed statuses come without a contacts block
     value["statuses"] = [entry]
     return _envelope(config.waba_id, {"value": value, "field": "messages"})
 
@@ -97,8 +141,12 @@ def template_status_body(
     reason: str,
     timestamp: int,
     rejection_info: dict[str, str] | None = None,
+    other_info: dict[str, str] | None = None,
+    disable_info: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A ``message_template_status_update`` webhook (APPROVED, REJECTED, PAUSED, ...)."""
+    """A ``message_template_status_update`` webhook (APPROVED, REJECTED, PAUSED, ...), with
+    ``disable_info`` for a disabled template and ``other_info`` (title, description) where
+    Meta explains the event (a locked template)."""
     value: dict[str, Any] = {
         "event": event,
         "message_template_id": int(template["id"]),
@@ -107,6 +155,10 @@ def template_status_body(
         "reason": reason,
         "message_template_category": template["category"],
     }
+    if disable_info:
+        value["disable_info"] = disable_info
+    if other_info:
+        value["other_info"] = other_info
     if rejection_info:
         value["rejection_info"] = rejection_info
     return _envelope(

@@ -26,6 +26,14 @@ SIZE_LIMITS = {
     "document": 100 << 20,
     "sticker": 500 << 10,
 }
+STATIC_STICKER_LIMIT = 100 << 10
+
+
+def is_animated_webp(data: bytes) -> bool:
+    """A WebP file is animated when its extended header (VP8X) sets the animation flag."""
+    return data[:4] == b"RIFF" and data[8:16] == b"WEBPVP8X" and len(data) > 20 and bool(data[20] & 0x02)
+
+
 MIME_CATEGORY = {mime: kind for kind, mimes in ACCEPTED_MIME.items() for mime in mimes}
 PHONE_FIELDS = (
     "verified_name",
@@ -131,7 +139,8 @@ async def send_message(request: web.Request) -> web.Response:
     _messaging_product(params)
     if "status" in params:
         return json_response(core.mark_read(messages.parse_mark_read(params)))
-    return json_response(core.accept(messages.parse_send(params, core.media_mime)))
+    message = messages.parse_send(params, core.media_mime)
+    return json_response(core.accept(message, request.match_info["version"]))
 
 
 # -- media --------------------------------------------------------------------------
@@ -147,7 +156,11 @@ async def upload_media(request: web.Request) -> web.Response:
         raise GraphError(
             100, "The parameter file is required.", message="(#100) The parameter file is required."
         )
-    mime_type = str(form.get("type") or upload.content_type or "").strip()
+    if not form.get("type"):
+        raise GraphError(
+            100, "The parameter type is required.", message="(#100) The parameter type is required."
+        )
+    mime_type = str(form.get("type")).strip()
     category = MIME_CATEGORY.get(mime_type.split(";")[0].strip())
     if category is None:
         accepted = ", ".join(sorted(MIME_CATEGORY))
@@ -158,8 +171,15 @@ async def upload_media(request: web.Request) -> web.Response:
     data = upload.file.read()
     if not data:
         raise invalid_parameter("Param file must not be empty.")
-    if mime_type == "image/webp" and len(data) > SIZE_LIMITS["sticker"]:
-        raise invalid_parameter(f"Param file must be at most {SIZE_LIMITS['sticker']} bytes for image/webp.")
+    if mime_type == "image/webp":
+        # Stickers: a static one at most 100 KB, an animated one 500 KB.
+        animated = is_animated_webp(data)
+        limit = SIZE_LIMITS["sticker"] if animated else STATIC_STICKER_LIMIT
+        if len(data) > limit:
+            kind = "an animated" if animated else "a static"
+            raise invalid_parameter(
+                f"Param file must be at most {limit} bytes for {kind} image/webp sticker."
+            )
     if len(data) > SIZE_LIMITS[category]:
         raise invalid_parameter(
             f"Param file must be at most {SIZE_LIMITS[category]} bytes for {category} media."
@@ -207,9 +227,9 @@ async def get_node(request: web.Request) -> web.Response:
                 "message_template_namespace": "sandbox_" + config.waba_id,
             }
         )
-    record = core.state.media.get(node)
+    record = core.live_media(node)
     if record is None:
-        raise unknown_object(node, "GET")
+        raise unknown_object(node, "GET")  # never existed, deleted, or expired
     return json_response(
         {
             "messaging_product": "whatsapp",
@@ -237,7 +257,8 @@ async def download_media(request: web.Request) -> web.Response:
     core = request.app[CORE]
     media_id = request.query.get("mid", "")
     data = core.state.media_bytes.get(media_id)
-    if data is None or request.query.get("hash") != core.media_hash(media_id):
+    valid = core.media_url_valid(media_id, request.query.get("ext", ""), request.query.get("hash", ""))
+    if data is None or not valid:  # wrong, deleted, or older than 5 minutes
         raise GraphError(100, "The media URL is not valid or the media was deleted.", http_status=404)
     record = core.state.media[media_id]
     headers = {}

@@ -63,7 +63,7 @@ class Sandbox:
 
     collector: Any = None  # the pytest fixture attaches its WebhookCollector here
 
-    def __init__(self, api_version: str = "v21.0", **options: Any) -> None:
+    def __init__(self, api_version: str = "v25.0", **options: Any) -> None:
         self.api_version = api_version
         self.config = SandboxConfig(**options)
         self._thread: LoopThread | None = None
@@ -196,8 +196,17 @@ class Sandbox:
         reason: str | None = None,
         language: str | None = None,
         rejection_info: dict[str, str] | None = None,
+        other_info: dict[str, str] | None = None,
+        disable_info: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        body = {"event": event, "reason": reason, "language": language, "rejection_info": rejection_info}
+        body = {
+            "event": event,
+            "reason": reason,
+            "language": language,
+            "rejection_info": rejection_info,
+            "other_info": other_info,
+            "disable_info": disable_info,
+        }
         return self._call(control.set_template_status, self._core, name_or_id, body)
 
     def reject_template(

@@ -70,6 +70,7 @@ class State:
         self.inbound: dict[str, dict[str, Any]] = {}
         self.contacts: dict[str, dict[str, Any]] = {}
         self.windows: dict[str, float] = {}
+        self.entry_points: dict[str, float] = {}
         self.conversations: dict[str, dict[str, Any]] = {}
         self.open_conversations: dict[tuple[str, str], str] = {}
         self.undeliverable: set[str] = set()
@@ -90,6 +91,7 @@ class State:
         self.inbound.clear()
         self.contacts.clear()
         self.windows.clear()
+        self.entry_points.clear()
         self.conversations.clear()
         self.open_conversations.clear()
         self.undeliverable.clear()
@@ -132,6 +134,7 @@ class State:
             "inbound": self.inbound,
             "contacts": self.contacts,
             "windows": self.windows,
+            "entry_points": self.entry_points,
             "conversations": self.conversations,
             "undeliverable": sorted(self.undeliverable),
             "profile": self.profile,
@@ -174,6 +177,7 @@ class State:
         self.inbound = data["inbound"]
         self.contacts = data["contacts"]
         self.windows = {k: float(v) for k, v in data["windows"].items()}
+        self.entry_points = {k: float(v) for k, v in data.get("entry_points", {}).items()}
         self.conversations = data["conversations"]
         self.undeliverable = set(data["undeliverable"])
         self.profile = data["profile"]

@@ -95,6 +95,16 @@ def validate_create(body: dict[str, Any], existing: list[dict[str, Any]]) -> dic
             "Invalid parameter format", "Param parameter_format must be POSITIONAL or NAMED."
         )
     for component in components:
+        text = component.get("text", "") or ""
+        if str(component.get("type", "")).upper() == "BODY" and (
+            _PLACEHOLDER.match(text.strip()) or re.search(r"\{\{\s*[A-Za-z0-9_]+\s*\}\}$", text.strip())
+        ):
+            raise template_error(
+                "Variables can't be at the start or end of the template",
+                "The body text starts or ends with a variable; add text before the first variable "
+                "and after the last one.",
+                subcode=2388299,
+            )
         variables = placeholders(component.get("text", ""))
         if parameter_format == "POSITIONAL" and variables != [str(i) for i in range(1, len(variables) + 1)]:
             raise template_error(
@@ -231,10 +241,46 @@ def list_page(templates: list[dict[str, Any]], query: dict[str, str], base_url: 
 
 
 # -- sending ------------------------------------------------------------------------
+# What a currency / date_time parameter object must carry (Meta's template message reference).
+_PARAMETER_FIELDS = {
+    "currency": ("fallback_value", "code", "amount_1000"),
+    "date_time": ("fallback_value",),
+}
+
+
+def _check_parameter_object(parameter: dict[str, Any], where: str) -> None:
+    kind = parameter["type"]
+    if kind not in _PARAMETER_FIELDS:
+        return
+    value = parameter.get(kind)
+    if not isinstance(value, dict):
+        raise missing(f"{where}['{kind}']")
+    for key in _PARAMETER_FIELDS[kind]:
+        if value.get(key) in (None, ""):
+            raise missing(f"{where}['{kind}']['{key}']")
+    if kind == "currency":
+        if not isinstance(value["code"], str) or not re.match(r"^[A-Z]{3}$", value["code"]):
+            raise invalid(f"Param {where}['currency']['code'] must be an ISO 4217 code such as 'USD'.")
+        amount = value["amount_1000"]
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise invalid(f"Param {where}['currency']['amount_1000'] must be an integer.")
+
+
+def _check_button_component(component: dict[str, Any], index: int) -> None:
+    """A button component names the button it fills: ``sub_type`` and ``index`` (0-9)."""
+    where = f"template['components'][{index}]"
+    for key in ("sub_type", "index"):
+        if component.get(key) in (None, ""):
+            raise missing(f"{where}['{key}']")
+    position = component["index"]
+    if isinstance(position, bool) or not str(position).isdigit() or not 0 <= int(position) <= 9:
+        raise invalid(f"Param {where}['index'] must be a button position from 0 to 9.")
+
+
 def check_send(template: dict[str, Any] | None, name: str, language: str, components: list[Any]) -> None:
     """Refuse a template send the way Meta does: unknown/unapproved (132001), paused
     (132015), disabled (132016), wrong parameter count (132000) or format (132012)."""
-    if template is None or template["status"] in ("PENDING", "REJECTED"):
+    if template is None or template["status"] not in ("APPROVED", "PAUSED", "DISABLED"):
         raise GraphError(132001, f"template name ({name}) does not exist in {language}")
     if template["status"] == "PAUSED":
         raise GraphError(132015, f"Template {name} is paused.")
@@ -252,6 +298,9 @@ def check_send(template: dict[str, Any] | None, name: str, language: str, compon
                 raise missing(f"{where}['type']")
             if parameter["type"] == "text" and not isinstance(parameter.get("text"), str):
                 raise missing(f"{where}['text']")
+            _check_parameter_object(parameter, where)
+        if kind == "button":
+            _check_button_component(component, index)
         if kind in ("body", "header"):
             given[kind] = parameters
     named = template.get("parameter_format") == "NAMED"

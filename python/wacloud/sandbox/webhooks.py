@@ -2,9 +2,11 @@
 delivery faults (drop, duplicate, reorder).
 
 Deliveries happen off the request path: handlers only append to a queue. A
-receiver that does not answer 2xx is retried with exponential backoff (base,
-doubling, capped) until ``webhook_max_attempts``; other deliveries keep flowing
-meanwhile, as with Meta."""
+receiver that does not answer 200 (Meta takes no other status as success) is
+retried with decreasing frequency (base, doubling, capped) for up to
+``webhook_retry_window`` (Meta's 7 days), or until ``webhook_max_attempts`` when
+one is set; other deliveries keep flowing meanwhile, as with Meta. Retry times are
+on the sandbox clock, so moving it (``advance_clock``) brings them forward."""
 
 from __future__ import annotations
 
@@ -156,7 +158,7 @@ class WebhookEmitter:
                 async with self._session.post(record["url"], data=body, headers=headers) as response:
                     await response.read()
                     outcome: int | str = response.status
-                    delivered = 200 <= response.status < 300
+                    delivered = response.status == 200
             except (aiohttp.ClientError, TimeoutError, OSError) as error:
                 outcome = f"{type(error).__name__}: {error}".rstrip(": ")
                 delivered = False
@@ -169,19 +171,32 @@ class WebhookEmitter:
             record["next_attempt_at"] = None
         else:
             record["failures"] += 1
-            if record["failures"] >= self.config.webhook_max_attempts:
+            config = self.config
+            delay = min(config.webhook_retry_base * 2 ** (record["failures"] - 1), config.webhook_retry_max)
+            next_attempt = self.state.now() + delay
+            out_of_tries = config.webhook_max_attempts is not None and (
+                record["failures"] >= config.webhook_max_attempts
+            )
+            if out_of_tries or next_attempt > record["created_at"] + config.webhook_retry_window:
                 record["status"] = "failed"
                 record["next_attempt_at"] = None
             else:
-                delay = min(
-                    self.config.webhook_retry_base * 2 ** (record["failures"] - 1),
-                    self.config.webhook_retry_max,
-                )
                 record["status"] = "retrying"
-                record["next_attempt_at"] = self.state.now() + delay
+                record["next_attempt_at"] = next_attempt
                 self._later(delay, delivery_id)
         self.state.dirty = True
         self._notify()
+
+    def clock_moved(self) -> None:
+        """The sandbox clock jumped: re-arm every pending retry from its sandbox-time due date,
+        so those now due go at once."""
+        self.cancel_timers()
+        if self._queue is None:
+            return
+        now = self.state.now()
+        for record in self.state.deliveries.values():
+            if record["status"] == "retrying" and record["next_attempt_at"] is not None:
+                self._later(max(record["next_attempt_at"] - now, 0.0), record["id"])
 
     def _later(self, delay: float, delivery_id: str) -> None:
         loop = asyncio.get_running_loop()
