@@ -184,7 +184,10 @@ class ContactAdmin(ExtensibleAdmin):
     list_filter = ["opted_in", "opted_out", "account"]
     search_fields = ["wa_id", "name"]
     list_select_related = ["account"]
-    readonly_fields = ["created_at", "updated_at", "last_inbound_at"]
+    # Opt-in/opt-out are the consent history's (the actions "Record opt-out/opt-in" add to it).
+    readonly_fields = [
+        "created_at", "updated_at", "last_inbound_at", "opted_in", "opted_in_at", "opted_out", "opted_out_at",
+    ]  # fmt: skip
     raw_id_fields = ["account"]
 
 
@@ -353,6 +356,9 @@ def _register_sending_actions() -> None:
     from . import admin_actions
 
     admin_actions.register()
+    from .automation import admin as automation_admin  # consent records, opt-out/opt-in actions
+
+    automation_admin.register()
 
 
 _register_sending_actions()

@@ -20,7 +20,7 @@ _UNSET: Any = object()
 
 #: Every documented setting and its default (docs/settings.md lists them all).
 DEFAULTS: dict[str, Any] = {
-    "API_VERSION": "v21.0",
+    "API_VERSION": "v25.0",
     "BASE_URL": "https://graph.facebook.com",
     "APP_SECRET": None,
     "VERIFY_TOKEN": None,
@@ -53,6 +53,11 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_RETENTION_DAYS": 365,
     # Models a contact may be linked to ("app_label.model"); None: any model outside wacloud.
     "CONTACT_LINK_MODELS": None,
+    # Consent (docs/automation.md). None: the built-in keyword lists and confirmation texts
+    # (automation/services/consent_keywords.py); {} turns keywords (or confirmations) off.
+    "CONSENT_KEYWORDS": None,
+    "CONSENT_CONFIRMATIONS": None,
+    "MARKETING_REQUIRES_OPT_IN": False,
 }
 
 # Settings whose value is a dict merged key by key over the default dict.

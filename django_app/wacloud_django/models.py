@@ -13,13 +13,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .access_models import ApiToken, AuditEntry, Membership, Organization, Role
+from .automation.models import ConsentRecord
 from .conf import get_setting
 from .crypto import encrypted_property
 
 __all__ = [
-    "SERVICE_WINDOW", "ApiToken", "AuditEntry", "BusinessAccount", "Contact", "Conversation", "MediaFile",
-    "Membership", "Message", "Organization", "PendingStatus", "RateLimitUsage", "Role", "Template",
-    "WebhookEvent",
+    "SERVICE_WINDOW", "ApiToken", "AuditEntry", "BusinessAccount", "ConsentRecord", "Contact",
+    "Conversation", "MediaFile", "Membership", "Message", "Organization", "PendingStatus", "RateLimitUsage",
+    "Role", "Template", "WebhookEvent",
 ]  # fmt: skip
 
 #: Meta's customer service window: free-form messages are allowed this long after the last inbound one.

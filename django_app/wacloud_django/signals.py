@@ -19,6 +19,10 @@ the change has committed, so receivers always see the rows they are told about
   ``None``), ``request`` (the ``HttpRequest`` for errors in the view, else
   ``None``), ``webhook_event`` (the stored row, when there is one), ``event``
   (Meta's ``WebhookError`` event for ``"meta_error"``), ``account``.
+- ``consent_changed``: ``contact``, ``purpose`` (``"whatsapp_messaging"``,
+  ``"marketing"``), ``status`` (``"granted"``/``"revoked"``, the new current state),
+  ``previous_status`` (``None``: nothing recorded before), ``record`` (the new
+  ``ConsentRecord``), ``source``, ``account``. Sent only when the current state changed.
 - ``webhook_event_received``: ``event`` (every parsed event of any type, after it
   was applied), ``webhook_event``, ``account``. Fields wacloud does not model
   (account updates, calls, user preferences, ...) arrive only here.
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
+consent_changed = Signal()
 message_received = Signal()
 message_status_changed = Signal()
 template_status_changed = Signal()
@@ -35,6 +40,7 @@ webhook_error = Signal()
 webhook_event_received = Signal()
 
 __all__ = [
+    "consent_changed",
     "message_received",
     "message_status_changed",
     "template_status_changed",

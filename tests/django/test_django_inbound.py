@@ -214,11 +214,16 @@ def test_marketing_preferences_opt_out_and_back_in_order(post_webhook, account):
         item = {"wa_id": USER, "category": "marketing_messages", "value": value, "timestamp": stamp}
         return envelope({"user_preferences": [item]}, field="user_preferences")
 
+    from wacloud_django.automation.services.consent import current_consent
+
     post_webhook(preference("resume", T0 + 10))
-    post_webhook(preference("stop", T0))  # older than the resume: ignored
-    assert Contact.objects.get().opted_out is False
+    post_webhook(preference("stop", T0))  # older than the resume: kept in the history, changes nothing
+    assert current_consent(Contact.objects.get())["marketing"] == "granted"
     post_webhook(preference("stop", T0 + 20))
-    assert Contact.objects.get().opted_out is True
+    contact = Contact.objects.get()
+    assert current_consent(contact)["marketing"] == "revoked"
+    # Marketing only: the contact still gets service messages (docs/automation.md).
+    assert contact.opted_out is False and contact.consent_records.count() == 3
 
 
 def test_other_fields_and_meta_errors_are_signalled(post_webhook, account, caught):

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from wacloud.errors import GraphAPIError, InvalidPhoneNumber, MediaRejected, RateLimited, WacloudError
 
 from ..exceptions import AccountNotConfigured, AccountNotFound
-from ..services.outbound import ContactOptedOut, ServiceWindowClosed
+from ..services.outbound import ConsentRequired, ContactOptedOut, ServiceWindowClosed
 from ..services.tenancy import OrganizationRequired
 
 logger = logging.getLogger("wacloud.api")
@@ -43,7 +43,8 @@ _DRF_CODES: list[tuple[type[Exception], str]] = [
 _WACLOUD_CODES: list[tuple[type[Exception], int, str]] = [
     (InvalidPhoneNumber, 400, "INVALID_PHONE_NUMBER"),
     (ServiceWindowClosed, 400, "SERVICE_WINDOW_CLOSED"),
-    (ContactOptedOut, 400, "CONTACT_OPTED_OUT"),
+    (ContactOptedOut, 400, "CONTACT_OPTED_OUT"),  # a ConsentRequired: keep it before that one
+    (ConsentRequired, 400, "CONSENT_REQUIRED"),
     (MediaRejected, 400, "MEDIA_REJECTED"),
     (AccountNotFound, 404, "NOT_FOUND"),
     (AccountNotConfigured, 400, "ACCOUNT_NOT_CONFIGURED"),
@@ -103,7 +104,7 @@ def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None
         return _graph_error(exc)
     for cls, status_code, code in _WACLOUD_CODES:
         if isinstance(exc, cls):
-            return error_response(status_code, code, str(exc))
+            return error_response(status_code, code, str(exc), getattr(exc, "api_details", None))
     if isinstance(exc, WacloudError) and isinstance(exc, ValueError):
         return error_response(400, "INVALID_PARAMETER", str(exc))
     logger.exception("API error", exc_info=exc)

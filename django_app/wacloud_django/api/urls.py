@@ -7,7 +7,7 @@ from typing import Any
 
 from django.urls import path
 
-from .views import contacts, integrations, media, messaging, reports, schema, templates
+from .views import consent, contacts, integrations, media, messaging, reports, schema, templates
 
 _ROUTES: list[tuple[str, Any, str]] = [
     ("health", reports.HealthView, "health"),
@@ -27,6 +27,7 @@ _ROUTES: list[tuple[str, Any, str]] = [
     ("test", integrations.IntegrationTestView, "test"),
     ("contacts", contacts.ContactListView, "contacts"),
     ("contacts/<int:pk>", contacts.ContactDetailView, "contact"),
+    ("contacts/<int:pk>/consent", consent.ContactConsentView, "contact-consent"),
     ("media", media.MediaListView, "media"),
     ("media/<str:pk>", media.MediaDetailView, "media-file"),
     ("analytics", reports.AnalyticsView, "analytics"),

@@ -9,7 +9,6 @@ from typing import Any
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.utils import timezone
 
 from wacloud.errors import InvalidParameter
 
@@ -47,8 +46,10 @@ def _apply(contact: Contact, data: Mapping[str, Any], action: str) -> Contact:
     if "tags" in data:
         contact.tags = sorted(dict.fromkeys(str(tag).strip() for tag in data["tags"] if str(tag).strip()))
     if "opted_out" in data and bool(data["opted_out"]) != contact.opted_out:
-        contact.opted_out = bool(data["opted_out"])
-        contact.opted_out_at = timezone.now()
+        # Recorded in the consent history, which sets opted_out (automation/services/consent.py).
+        from ..automation.services.consent import record_opt_out
+
+        record_opt_out(contact, bool(data["opted_out"]))
     if "linked_object" in data:
         _link(contact, data["linked_object"])
     contact.save()

@@ -458,6 +458,11 @@ def store_inbound_message(item: Any, account: BusinessAccount, event: WebhookEve
         apply_pending_statuses(message)
     elif get_setting("AUTO_MARK_READ"):
         transaction.on_commit(partial(schedule_mark_read, message.pk))
+    if inbound and contact is not None:
+        # STOP/START are applied before any other automation (message_received receivers) sees them.
+        from ..automation.services.consent_keywords import apply_consent_keyword
+
+        apply_consent_keyword(message, contact)
     send_signal_on_commit(
         signals.message_received, sender=Message, message=message, event=item, account=account,
         contact=contact, conversation=conversation, webhook_event=event,
@@ -594,8 +599,9 @@ def apply_field_update(item: Any, account: BusinessAccount | None) -> None:
 
 
 def _apply_marketing_preference(account: BusinessAccount, preference: dict[str, Any]) -> None:
-    """``stop`` opts the contact out of marketing messages, ``resume`` undoes it;
-    the newer preference wins when they arrive out of order."""
+    """``stop`` revokes the contact's ``marketing`` consent, ``resume`` grants it again
+    (a record each, automation/services/consent.py); the newer preference wins when they
+    arrive out of order. Service messages are not affected."""
     value = preference.get("value")
     if (
         preference.get("category") != "marketing_messages"
@@ -609,8 +615,9 @@ def _apply_marketing_preference(account: BusinessAccount, preference: dict[str, 
         if str(stamp or "").isdigit()
         else timezone.now()
     )
-    contact, _ = Contact.objects.get_or_create(account=account, wa_id=str(preference["wa_id"]))
-    newer = Contact.objects.filter(pk=contact.pk).filter(
-        Q(opted_out_at__isnull=True) | Q(opted_out_at__lte=when)
-    )
-    newer.update(opted_out=value == "stop", opted_out_at=when, updated_at=timezone.now())
+    from ..automation.services.consent import record_marketing_preference
+
+    wa_id = str(preference["wa_id"])
+    check_id(wa_id, "wa_id")
+    contact, _ = Contact.objects.get_or_create(account=account, wa_id=wa_id)
+    record_marketing_preference(contact, value, when, detail=str(preference.get("detail") or ""))

@@ -68,8 +68,27 @@ class MessageRefused(WacloudError, ValueError):
     """``send_message`` refused the message before storing or sending anything."""
 
 
-class ContactOptedOut(MessageRefused):
-    """The contact opted out of messages from this account."""
+class ConsentRequired(MessageRefused):
+    """The contact's consent for the message's ``purpose`` is missing: ``reason`` is
+    ``"revoked"`` (they withdrew it) or ``"opt_in_required"`` (marketing with
+    ``WACLOUD["MARKETING_REQUIRES_OPT_IN"]`` and no grant). The refusal is recorded in
+    the audit log (docs/automation.md)."""
+
+    def __init__(self, message: str, *, purpose: str, reason: str, wa_id: str = "") -> None:
+        super().__init__(message)
+        self.purpose, self.reason, self.wa_id = purpose, reason, wa_id
+
+    @property
+    def api_details(self) -> dict[str, str]:
+        return {"purpose": self.purpose, "reason": self.reason}
+
+
+class ContactOptedOut(ConsentRequired):
+    """The contact opted out of messages from this account (revoked ``whatsapp_messaging``)."""
+
+    def __init__(self, message: str, *, purpose: str = "whatsapp_messaging", reason: str = "revoked",
+                 wa_id: str = "") -> None:  # fmt: skip
+        super().__init__(message, purpose=purpose, reason=reason, wa_id=wa_id)
 
 
 class ServiceWindowClosed(MessageRefused):
@@ -114,6 +133,7 @@ def send_message(
     *,
     enqueue: bool = True,
     reference: str = "",
+    purpose: str = "whatsapp_messaging",
 ) -> Message:
     """Check, store as ``queued`` and send one message; returns the ``Message`` row.
 
@@ -124,13 +144,18 @@ def send_message(
     a Django ``File``, or a dict with ``id``/``link``/``path``/``data`` plus
     ``filename`` and ``mime_type``. ``reply_to`` quotes a message (row or wamid).
     ``reference`` is the caller's own id for the message (e.g. a ticket), kept on the row.
+    ``purpose`` is the consent the message needs (``whatsapp_messaging`` or
+    ``marketing``; a MARKETING template always needs ``marketing``), docs/automation.md.
 
     With ``enqueue`` the send runs on Celery or inline after the commit; without
     it, now, and the returned row shows the result. Raises before storing:
     :class:`wacloud.InvalidPhoneNumber`, :class:`wacloud.InvalidParameter`,
     :class:`wacloud.MediaRejected`, :class:`wacloud.TemplateError`,
-    :class:`ContactOptedOut`, :class:`ServiceWindowClosed`,
+    :class:`ConsentRequired` (:class:`ContactOptedOut`), :class:`ServiceWindowClosed`,
     :class:`AccountNotConfigured`."""
+    from ..automation.services import consent  # it builds on this module
+
+    consent.check_purpose(purpose)
     account = _resolve_account(account)
     if message_type not in MESSAGE_CLASSES:
         raise InvalidParameter(
@@ -148,7 +173,13 @@ def send_message(
     if message_type == "template":
         from .templates import validate_template_parameters
 
-        validate_template_parameters(account, fields["name"], fields["language"], fields.get("components"))
+        template = validate_template_parameters(
+            account, fields["name"], fields["language"], fields.get("components")
+        )
+        purpose = consent.purpose_for_template(template, purpose)
+
+    # Before the outbox transaction, so a refusal's recorded reason is not rolled back with it.
+    consent.check_may_send(account, wa_id, purpose)
 
     with transaction.atomic():
         contact, _ = Contact.objects.get_or_create(account=account, wa_id=wa_id)
@@ -207,8 +238,7 @@ def normalize_recipient(to: str) -> str:
 
 
 def _check_may_send(contact: Contact, conversation: Any, message_type: str) -> None:
-    if contact.opted_out:
-        raise ContactOptedOut(f"{contact.wa_id} opted out of messages from this account")
+    # Consent (opt-out included) is checked before this, by automation.services.consent.
     if message_type in WINDOW_EXEMPT_TYPES:
         return
     now = timezone.now()

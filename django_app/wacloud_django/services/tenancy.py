@@ -18,6 +18,7 @@ from ..conf import get_setting
 from ..models import (
     AuditEntry,
     BusinessAccount,
+    ConsentRecord,
     Contact,
     Conversation,
     MediaFile,
@@ -36,6 +37,7 @@ _PATHS: dict[type[Model], str] = {
     Organization: "pk",
     BusinessAccount: "organization",
     Contact: "account__organization",
+    ConsentRecord: "contact__account__organization",
     Conversation: "account__organization",
     Message: "account__organization",
     MediaFile: "account__organization",

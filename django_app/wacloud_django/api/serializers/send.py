@@ -29,6 +29,11 @@ class SendSerializer(serializers.Serializer):
         required=False, max_length=64, help_text="Your reference for the message."
     )
     reply_to = serializers.CharField(required=False, max_length=255, help_text="wamid of the message quoted.")
+    purpose = serializers.ChoiceField(
+        choices=["whatsapp_messaging", "marketing"],
+        default="whatsapp_messaging",
+        help_text="The consent the message needs (a MARKETING template always needs marketing).",
+    )
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         content = data["content"]
@@ -47,6 +52,7 @@ class SendSerializer(serializers.Serializer):
         shaped["to"] = data["to"]
         shaped["account"] = data.get("account")
         shaped["reply_to"] = data.get("reply_to")
+        shaped["purpose"] = data["purpose"]
         return shaped
 
 

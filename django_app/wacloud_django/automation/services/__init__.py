@@ -1,0 +1,1 @@
+"""Automation's logic, as plain functions (the same rule as ``wacloud_django.services``)."""
