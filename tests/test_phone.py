@@ -1,3 +1,4 @@
+import random
 import threading
 import time
 
@@ -267,3 +268,118 @@ def test_normalize_many_releases_the_gil():
     # with it, its longest pause is a scheduler hiccup, far below half the call.
     assert len(inside) >= 10, (len(inside), end - begin)
     assert max(gaps) < (end - begin) / 2, (max(gaps), end - begin)
+
+
+def full_path_answer(text, region):
+    """What normalize() must answer, by the full path: parse() always reads with
+    libphonenumber's Parse(), never the fast path or the recent answers."""
+    try:
+        parsed = phone.parse(text, region)
+    except wacloud.InvalidPhoneNumber:
+        return None
+    return parsed.wa_id if parsed.is_possible else None
+
+
+def written_forms(number, region, rng):
+    """`number` (an oracle number of `region`) written the ways people and machines write
+    numbers, the tricky ones included, each with the default regions to read it in."""
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    spaced = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    code, nsn = str(number.country_code), phonenumbers.national_significant_number(number)
+    regions = [None, region, rng.choice(["US", "GB", "DE", "IN", "BR", "AR", "IR", "RU", "AU"])]
+    forms = [
+        e164,
+        spaced,
+        e164[1:],  # a wa_id
+        "00" + e164[1:],
+        "011 " + spaced[1:],
+        spaced.replace(" ", "-"),
+        spaced.replace(" ", "."),
+        f"(+{code}) {nsn}",
+        f"({code}) {nsn[:3]}/{nsn[3:]}",
+        f"tel:+{code}-{nsn}",
+        f"+{code} (0){nsn}",  # a trunk prefix kept
+        f"+{code} 0{nsn}",
+        f"+{code} {national}",  # the national format after the code
+        national,  # with a default region only
+        national.replace(" ", ""),
+        f"+{code}\t{nsn}",
+        f"{e164} ext. 12",
+        f"{spaced} x34",
+        f"+{code} {nsn[:2]}ABC{nsn[2:]}",  # letters
+        e164[:-3],  # too short
+        e164 + "123",  # too long
+        e164[:-1],
+        e164 + "4",
+        "+00" + e164[1:],  # an international prefix after the "+"
+        "+011" + e164[1:],
+        "+" + nsn,
+    ]
+    return [(text, reading) for text in forms for reading in regions]
+
+
+def random_numbers(rng, count):
+    """Random digits after random calling codes, starting with every digit."""
+    codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+    out = []
+    for _ in range(count):
+        code = rng.choice(codes)
+        length = rng.randrange(0, 19)
+        national = "".join(rng.choice("0123456789") for _ in range(length))
+        forms = [f"+{code}{national}", f"{code}{national}", f"00{code} {national}", f"+{code} 0{national}"]
+        text = rng.choice(forms)
+        out.append((text, rng.choice([None, None, "US", "GB", "DE", "IR", "IT"])))
+    return out
+
+
+def test_normalize_many_agrees_with_the_full_path():
+    """The differential test: normalize_many (fast path, recent answers) and normalize
+    against libphonenumber's own reading, for every region's example numbers of every
+    type, written in every way above, plus random numbers."""
+    rng = random.Random(8_12_57)
+    cases = []
+    for _, region, example in example_numbers():
+        cases += written_forms(example, region or "US", rng)
+    cases += random_numbers(rng, 20_000)
+    cases += [("+98 0011111", None), ("+98 0011111", "IR"), ("980011111", None), (")980011111", None)]
+    by_region = {}
+    for text, region in cases:
+        by_region.setdefault(region, []).append(text)
+    mismatches, possible = [], 0
+    for region, texts in by_region.items():
+        first, again = phone.normalize_many(texts, region), phone.normalize_many(texts, region)
+        for text, got, got_again in zip(texts, first, again, strict=True):
+            expected = full_path_answer(text, region)
+            try:
+                single = phone.normalize(text, region)
+            except wacloud.InvalidPhoneNumber:
+                single = None
+            possible += expected is not None
+            if not got == got_again == single == expected:
+                mismatches.append(f"{text!r} region={region}: {expected} != {got}, {got_again}, {single}")
+    print(f"{len(cases)} numbers, {possible} of them possible, {len(mismatches)} mismatches")
+    assert len(cases) > 100_000
+    assert possible > len(cases) // 5, "many of the inputs should be possible numbers"
+    assert not mismatches, f"{len(mismatches)} of {len(cases)}:\n" + "\n".join(mismatches[:30])
+
+
+def test_normalize_many_reads_common_shapes_fast_and_remembers_others():
+    """The shapes the fast path reads need no call into libphonenumber's Parse(), and
+    the answers of those that do are remembered: either batch runs far faster than a
+    batch of numbers that must all be parsed."""
+    wa_ids = [f"4479111{i:05d}" for i in range(2_000)] * 10
+    national = [f"07911 1{i:05d}" for i in range(2_000)] * 10  # needs Parse(); then remembered
+    fast = min(_timed(lambda: phone.normalize_many(wa_ids)) for _ in range(3))
+    fresh = _timed(lambda: phone.normalize_many([f"07912 1{i:05d}" for i in range(20_000)], "GB"))
+    remembered = min(_timed(lambda: phone.normalize_many(national, "GB")) for _ in range(3))
+    assert phone.normalize_many(wa_ids[:2]) == ["447911100000", "447911100001"]
+    assert phone.normalize_many(national[:1], "GB") == ["447911100000"]
+    assert fast < fresh / 5, (fast, fresh)
+    assert remembered < fresh / 3, (remembered, fresh)
+
+
+def _timed(work):
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -212,4 +215,153 @@ TEST(Phone, LargeBatchesSplitOverThreadsKeepOrder) {
     }
     ASSERT_EQ(out[i], expected) << "entry " << i << ": " << input[i];
   }
+}
+
+namespace {
+
+// What normalize() must answer, by the full path: parse() reads every number
+// with libphonenumber's Parse(), never the fast path or the recent answers.
+std::optional<std::string> full_path_answer(const std::string& text, const std::string& region) {
+  try {
+    const wacloud::PhoneNumber parsed = wacloud::parse(text, region);
+    if (parsed.is_possible) return parsed.wa_id;
+  } catch (const InvalidPhoneNumber&) {
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> normalize_or_nullopt(const std::string& text,
+                                                const std::string& region) {
+  try {
+    return wacloud::normalize(text, region);
+  } catch (const InvalidPhoneNumber&) {
+    return std::nullopt;
+  }
+}
+
+// Every country calling code libphonenumber knows.
+std::vector<std::string> calling_codes() {
+  std::vector<std::string> codes;
+  for (int code = 1; code < 1000; ++code) {
+    try {
+      if (wacloud::parse("+" + std::to_string(code) + "23456789").country_code == code) {
+        codes.push_back(std::to_string(code));
+      }
+    } catch (const InvalidPhoneNumber&) {
+    }
+  }
+  return codes;
+}
+
+// `national` written after country code `code` in the ways people (and
+// machines) write numbers, the tricky ones included.
+std::vector<std::string> shapes(const std::string& code, const std::string& national) {
+  const std::string head = national.substr(0, std::min<std::size_t>(3, national.size()));
+  const std::string tail = national.substr(head.size());
+  return {
+      "+" + code + national,
+      code + national,                       // a wa_id
+      "00" + code + national,                // the international prefix most of the world dials
+      "011" + code + national,               // North America's
+      "+" + code + " " + head + "-" + tail,  // punctuation
+      "+" + code + "." + head + "." + tail,
+      " +" + code + " (" + head + ") " + tail + " ",
+      "+" + code + " " + head + "/" + tail,
+      "(" + code + ") " + head + " " + tail,     // bare digits with separators
+      "(+" + code + ") " + national,             // text before the "+"
+      "tel:+" + code + "-" + national,           // RFC 3966
+      "+" + code + " (0)" + national,            // a trunk prefix kept in parentheses
+      "+" + code + " 0" + national,              // ... or not
+      "+ " + code + " (0) 0" + national,         // two of them
+      "+" + code + "\t" + national,              // a tab: not libphonenumber's punctuation
+      code + "\t" + national,                    // ... but a separator of bare digits
+      "+" + code + " " + national + " ext. 12",  // an extension
+      "+" + code + " " + national + "#",
+      "+" + code + national + "x1",
+      "++" + code + national,
+      "+" + code + " " + head + "ABC" + tail,  // letters
+      "0" + national,                          // national forms, for a default region
+      national,
+      "\xEF\xBC\x8B" + code + national,  // a full-width plus
+      // An international prefix after the "+": no calling code starts with 0, so
+      // libphonenumber reads the rest as dialled from the default region.
+      "+00" + code + national,
+      "+011 " + code + " " + national,
+      "+" + national,
+  };
+}
+
+}  // namespace
+
+// The fast path (and the recent answers) must agree with libphonenumber's own
+// reading on every number: random national numbers of every length after every
+// calling code, starting with every digit (so every trunk prefix is met), in
+// every shape above, with and without default regions.
+TEST(Phone, FastPathAgreesWithFullPathForEveryCallingCode) {
+  const std::vector<std::string> codes = calling_codes();
+  ASSERT_GT(codes.size(), 200u);
+  const std::vector<std::string> regions{"",   "",   "",   "US", "GB", "DE", "IN", "BR",
+                                         "AR", "IR", "IT", "RU", "CN", "MX", "AU", "NG"};
+  std::mt19937 random(20240611);
+  const auto pick = [&random](std::size_t count) {
+    return std::uniform_int_distribution<std::size_t>(0, count - 1)(random);
+  };
+  std::map<std::string, std::vector<std::string>> by_region;
+  for (const std::string& code : codes) {
+    for (char first = '0'; first <= '9'; ++first) {
+      for (std::size_t length = 0; length <= 18; ++length) {
+        std::string national;
+        for (std::size_t i = 0; i < length; ++i) {
+          national.push_back(i == 0 ? first : static_cast<char>('0' + pick(10)));
+        }
+        const std::vector<std::string> written = shapes(code, national);
+        for (int k = 0; k < 3; ++k) {
+          by_region[regions[pick(regions.size())]].push_back(written[pick(written.size())]);
+        }
+      }
+    }
+  }
+  // The documented cases, in every region tried.
+  for (const std::string& region : regions) {
+    for (const char* text :
+         {"+98 0011111", ")980011111", "980011111", "+44 (0)20 7946 0958", "+39 06 1234 5678",
+          "+1 (202) 555-0100", "+54 9 11 1234 5678", "+7 8 922 222 22 22", "0044 20 7946 0958"}) {
+      by_region[region].push_back(text);
+    }
+  }
+  std::size_t cases = 0, mismatches = 0, possible = 0;
+  for (const auto& [region, texts] : by_region) {
+    const auto batch = wacloud::normalize_many(texts, region);
+    const auto again = wacloud::normalize_many(texts, region);  // recent answers now
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      const std::optional<std::string> expected = full_path_answer(texts[i], region);
+      const std::optional<std::string> single = normalize_or_nullopt(texts[i], region);
+      ++cases;
+      if (expected) ++possible;
+      if (batch[i] != expected || again[i] != expected || single != expected) {
+        if (++mismatches <= 20) {
+          ADD_FAILURE() << "\"" << texts[i] << "\" region \"" << region << "\": full path "
+                        << expected.value_or("-") << ", normalize_many " << batch[i].value_or("-")
+                        << " then " << again[i].value_or("-") << ", normalize "
+                        << single.value_or("-");
+        }
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0u) << "of " << cases << " numbers";
+  EXPECT_GT(possible, cases / 10) << "the inputs should include many possible numbers";
+}
+
+TEST(Phone, FastPathShapes) {
+  // Each read without libphonenumber's Parse(), and as it reads them.
+  EXPECT_EQ(wacloud::normalize("+44 (0)20 7946 0958"), "442079460958");
+  EXPECT_EQ(wacloud::normalize("(+44) 20 7946 0958", "US"), "442079460958");
+  EXPECT_EQ(wacloud::normalize("tel:+44-20-7946-0958"), "442079460958");
+  EXPECT_EQ(wacloud::normalize("+39 06 1234 5678"), "390612345678");  // Italy's leading zero
+  EXPECT_EQ(wacloud::normalize("0044\t20 7946 0958"), "442079460958");
+  EXPECT_EQ(wacloud::to_e164("447400123456"), "+447400123456");
+  const auto out = wacloud::normalize_many(
+      {"+44 20 7946 0958", "+999 1234 5678", "+1 202 555 01000", "+44 1", "+98 0011111"});
+  EXPECT_EQ(out, (std::vector<std::optional<std::string>>{
+                     "442079460958", std::nullopt, std::nullopt, std::nullopt, std::nullopt}));
 }

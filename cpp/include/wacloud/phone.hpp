@@ -28,6 +28,14 @@
 // (new ranges appear before the metadata knows them), so normalize() and
 // friends require only that; parse() reports both.
 //
+// normalize(), to_e164() and normalize_many() read the common shapes ("+" or
+// "00" and the country calling code, or a bare wa_id, with the usual
+// punctuation) without libphonenumber's regular expressions, from tables taken
+// once from its metadata, and fall back to libphonenumber's own parsing
+// whenever a number could read otherwise (a trunk prefix that might be
+// stripped, a default region that could matter, unusual characters): the
+// answers are the same, only faster.
+//
 // All functions are thread-safe.
 #pragma once
 
@@ -92,7 +100,10 @@ bool is_same_number(std::string_view a, std::string_view b, std::string_view def
 
 // normalize() over many numbers: std::nullopt where an entry is not a possible
 // number, in input order. Large batches (thousands of numbers) are split over
-// the machine's cores. Throws only for an unknown region.
+// the machine's cores. Answers that needed libphonenumber's parsing are
+// remembered in a bounded, process-wide cache keyed by (text, region), so
+// numbers that recur (webhook traffic) cost a lookup. Throws only for an
+// unknown region.
 std::vector<std::optional<std::string>> normalize_many(const std::vector<std::string>& numbers,
                                                        std::string_view default_region = "");
 
