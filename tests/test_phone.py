@@ -364,22 +364,12 @@ def test_normalize_many_agrees_with_the_full_path():
     assert not mismatches, f"{len(mismatches)} of {len(cases)}:\n" + "\n".join(mismatches[:30])
 
 
-def test_normalize_many_reads_common_shapes_fast_and_remembers_others():
-    """The shapes the fast path reads need no call into libphonenumber's Parse(), and
-    the answers of those that do are remembered: either batch runs far faster than a
-    batch of numbers that must all be parsed."""
-    wa_ids = [f"4479111{i:05d}" for i in range(2_000)] * 10
-    national = [f"07911 1{i:05d}" for i in range(2_000)] * 10  # needs Parse(); then remembered
-    fast = min(_timed(lambda: phone.normalize_many(wa_ids)) for _ in range(3))
-    fresh = _timed(lambda: phone.normalize_many([f"07912 1{i:05d}" for i in range(20_000)], "GB"))
-    remembered = min(_timed(lambda: phone.normalize_many(national, "GB")) for _ in range(3))
-    assert phone.normalize_many(wa_ids[:2]) == ["447911100000", "447911100001"]
-    assert phone.normalize_many(national[:1], "GB") == ["447911100000"]
-    assert fast < fresh / 5, (fast, fresh)
-    assert remembered < fresh / 3, (remembered, fresh)
-
-
-def _timed(work):
-    started = time.perf_counter()
-    work()
-    return time.perf_counter() - started
+def test_normalize_many_answers_recurring_numbers_the_same_every_time():
+    """Recurring numbers are answered from the cache after the first batch: the answers
+    must not change (how much faster it is, benchmarks/bench_phone.py measures)."""
+    wa_ids = [f"4479111{i:05d}" for i in range(2_000)] * 3
+    national = [f"07911 1{i:05d}" for i in range(2_000)] * 3  # read by Parse(), then remembered
+    first, again = phone.normalize_many(national, "GB"), phone.normalize_many(national, "GB")
+    assert first == again == [f"4479111{i:05d}" for i in range(2_000)] * 3
+    assert phone.normalize_many(wa_ids) == wa_ids
+    assert phone.normalize_many(national, "US") == [None] * len(national)  # the region is in the key
