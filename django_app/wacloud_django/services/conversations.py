@@ -33,7 +33,7 @@ def mark_conversation_read(conversation: Conversation, *, send_receipt: bool = T
     newest = (
         Message.objects.filter(conversation=conversation, direction=Message.Direction.INBOUND)
         .exclude(wamid=None)
-        .order_by("-timestamp")
+        .order_by("-timestamp", "-pk")  # same second: the later row is the newer
         .first()
     )
     if send_receipt and newest is not None:
