@@ -12,3 +12,4 @@ class WacloudConfig(AppConfig):
     def ready(self) -> None:
         # Only wiring: registering the checks and the signals module. No queries, no settings reads.
         from . import checks, signals  # noqa: F401
+        from .helpdesk import receivers  # noqa: F401  (the help desk's message_received receiver)

@@ -145,6 +145,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     from .automation.services.consent_keywords import setting_problems  # reads the same settings
 
     problems += [_error(problem, 16) for problem in setting_problems()]
+    from .helpdesk.config import setting_problems as helpdesk_problems
+
+    problems += [_error(problem, 17) for problem in helpdesk_problems()]
     return problems
 
 

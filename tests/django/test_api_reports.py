@@ -70,7 +70,7 @@ def test_stats_has_exactly_seed_004s_keys_and_the_right_numbers(account, api, tr
         "inboundMessages": 4,
         "outboundMessages": 2,
         "uniqueContacts": 2,
-        "ticketsCreated": None,  # no help desk yet
+        "ticketsCreated": None,  # the help desk is off (WACLOUD["HELPDESK"]["ENABLED"])
         "avgResponseTime": 15.0,  # minutes
     }
     month = api.get("stats").json()["stats"]  # days=30 by default

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from wacloud.errors import GraphAPIError, RateLimited
 
 from ...conf import use_celery
+from ...helpdesk.services.tickets import record_agent_reply
 from ...models import BusinessAccount, Contact, Conversation, Message
 from ...services.conversations import mark_conversation_read
 from ...services.outbound import send_message
@@ -60,6 +61,7 @@ class SendView(ApiView):
         message = send_message(account, shaped.pop("to"), enqueue=queue, **shaped)
         if message.status == Message.Status.FAILED:
             return _failed(message)
+        record_agent_reply(message, request.user)  # help desk: a reply naming a ticket joins its thread
         answer = {
             "messageId": message.wamid,
             "id": message.pk,

@@ -1,0 +1,138 @@
+"""The built-in backend's tickets: the only code that writes ``Ticket``/``TicketComment``
+(the intake through the backend, the REST API, agent replies of ``POST send``). Each write
+records its audit entry in its own transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from ...models import BusinessAccount, Contact, MediaFile, Message, Organization
+from ...services import audit
+from .. import config
+from ..models import Ticket, TicketComment
+
+#: Fields ``update_ticket`` may change (the REST API's PATCH).
+UPDATABLE = ("status", "priority", "assignee")
+_NUMBER_ATTEMPTS = 20
+
+
+def find_ticket(organization: Organization, number: Any) -> Ticket | None:
+    """``organization``'s ticket ``number`` (``None``: none, or not a number)."""
+    text = str(number).strip().lstrip("#")
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return Ticket.objects.filter(organization=organization, number=int(text)).first()
+
+
+def _sla_due(priority: str, start: datetime) -> datetime | None:
+    allowed = config.sla_for(priority)
+    return start + allowed if allowed is not None else None
+
+
+def open_ticket(account: BusinessAccount, contact: Contact, message: Message | None) -> Ticket:
+    """A new ticket numbered next in the account's organization, with ``message`` as its first
+    comment. Two tickets opened at once in one organization: the unique number makes one retry."""
+    organization = account.organization
+    now = timezone.now()
+    subject = ((message.text if message is not None else "") or "").strip().splitlines()
+    for attempt in range(_NUMBER_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                last = Ticket.objects.filter(organization=organization).aggregate(n=Max("number"))["n"]
+                ticket = Ticket.objects.create(
+                    organization=organization, account=account, contact=contact, number=(last or 0) + 1,
+                    subject=(subject[0] if subject else "")[:200], message=message, created_at=now,
+                    sla_due_at=_sla_due(Ticket.Priority.NORMAL, now),
+                )  # fmt: skip
+                if message is not None:
+                    add_comment(ticket, text=message.text, message=message, attachment=attachment_of(message))
+                changes = {"number": [None, ticket.number], "contact": [None, contact.wa_id]}
+                audit.record("ticket.create", organization=organization, target=ticket, changes=changes)
+                return ticket
+        except IntegrityError:
+            if attempt == _NUMBER_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def attachment_of(message: Message | None) -> MediaFile | None:
+    if message is None:
+        return None
+    return MediaFile.objects.filter(message=message).order_by("pk").first()
+
+
+def add_comment(
+    ticket: Ticket,
+    *,
+    text: str,
+    message: Message | None = None,
+    attachment: MediaFile | None = None,
+    author: str = TicketComment.Author.CUSTOMER,
+    user: Any = None,
+) -> TicketComment:
+    """Append to the thread. A message already on the thread (a redelivery) is not added twice."""
+    if message is not None:
+        existing = TicketComment.objects.filter(ticket=ticket, message=message).first()
+        if existing is not None:
+            return existing
+    comment = TicketComment.objects.create(
+        ticket=ticket, author=author, user=user if getattr(user, "is_authenticated", False) else None,
+        text=text or "", message=message, attachment=attachment,
+    )  # fmt: skip
+    Ticket.objects.filter(pk=ticket.pk).update(updated_at=timezone.now())
+    return comment
+
+
+def update_ticket(ticket: Ticket, changes: dict[str, Any], *, actor: Any = None) -> Ticket:
+    """Change ``status``, ``priority`` and/or ``assignee`` (a user or ``None``), audited."""
+    unknown = set(changes) - set(UPDATABLE)
+    if unknown:
+        raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        before = audit.snapshot(locked, [*changes, "sla_due_at"])
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        if "priority" in changes:
+            locked.sla_due_at = _sla_due(locked.priority, locked.created_at)
+        if "status" in changes:
+            closing = locked.status in (Ticket.Status.CLOSED, Ticket.Status.RESOLVED)
+            locked.closed_at = (locked.closed_at or timezone.now()) if closing else None
+        locked.save()
+        after = audit.snapshot(locked, [*changes, "sla_due_at"])
+        audit.record("ticket.update", organization=locked.organization, target=locked,
+                     changes=audit.changes_between(before, after), actor=actor)  # fmt: skip
+    return locked
+
+
+def record_agent_reply(message: Message, actor: Any = None) -> TicketComment | None:
+    """``POST send`` with ``ticketId``: the sent message joins that ticket's thread as the
+    agent's comment, when the help desk is on and the organization has that ticket."""
+    if not config.enabled() or not message.reference:
+        return None
+    from ..backends import get_backend
+
+    actor = actor if actor is not None else audit.current_context().actor
+    account = message.account
+    backend = get_backend()
+    added = backend.add_comment(account, message.reference, text=message.text, message=message,
+                                author=TicketComment.Author.AGENT, user=actor)  # fmt: skip
+    if not added:
+        return None
+    ticket = find_ticket(account.organization, message.reference)
+    return TicketComment.objects.filter(ticket=ticket, message=message).first() if ticket else None
+
+
+def tickets_created(organization: Organization, since: datetime, until: datetime) -> int | None:
+    """How many tickets ``organization`` opened in ``[since, until)``; ``None`` while the help
+    desk is off (the stats then say there is nothing to count)."""
+    if not config.enabled():
+        return None
+    return Ticket.objects.filter(
+        organization=organization, created_at__gte=since, created_at__lt=until
+    ).count()
