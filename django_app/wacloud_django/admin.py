@@ -359,6 +359,12 @@ def _register_sending_actions() -> None:
     from .automation import admin as automation_admin  # consent records, opt-out/opt-in actions
 
     automation_admin.register()
+    from .helpdesk import admin as helpdesk_admin  # tickets (through update_ticket), sessions
+
+    helpdesk_admin.register()
+    from . import admin_privacy  # export and erase contacts
+
+    admin_privacy.register()
 
 
 _register_sending_actions()

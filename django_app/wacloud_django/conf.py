@@ -51,6 +51,9 @@ DEFAULTS: dict[str, Any] = {
     "API_MEDIA_MAX_BYTES": 100 * 1024 * 1024,
     "API_AUTHENTICATION_CLASSES": None,
     "AUDIT_RETENTION_DAYS": 365,
+    # Days kept per data type (docs/privacy.md); None keeps for ever. WEBHOOK_EVENT_DAYS and
+    # AUDIT_DAYS default to WEBHOOK_EVENT_RETENTION_DAYS and AUDIT_RETENTION_DAYS.
+    "RETENTION": {"MESSAGE_CONTENT_DAYS": None, "MEDIA_DAYS": None},
     # Models a contact may be linked to ("app_label.model"); None: any model outside wacloud.
     "CONTACT_LINK_MODELS": None,
     # Consent (docs/automation.md). None: the built-in keyword lists and confirmation texts
@@ -58,10 +61,20 @@ DEFAULTS: dict[str, Any] = {
     "CONSENT_KEYWORDS": None,
     "CONSENT_CONFIRMATIONS": None,
     "MARKETING_REQUIRES_OPT_IN": False,
+    # The help desk (docs/helpdesk.md): off unless ENABLED; keys merged over these defaults.
+    "HELPDESK": {
+        "ENABLED": False,
+        "BACKEND": "wacloud_django.helpdesk.backends.ModelBackend",
+        "LANGUAGE": "en",
+        "SESSION_TIMEOUT_HOURS": 24,
+        "SLA_HOURS": {"low": 72, "normal": 24, "high": 8, "urgent": 2},
+        "COMMANDS": None,
+        "TEXTS": None,
+    },
 }
 
 # Settings whose value is a dict merged key by key over the default dict.
-_NESTED = {"RATE_LIMIT", "API_THROTTLE_RATES"}
+_NESTED = {"RATE_LIMIT", "API_THROTTLE_RATES", "RETENTION"}
 
 #: Settings also read under the ``WHATSAPP_*`` names of earlier integrations: a
 #: top-level Django setting, else an environment variable. ``WACLOUD`` wins over both.

@@ -123,6 +123,24 @@ def cleanup_audit_entries(self: Any, days: int | None = None) -> int:
 
 
 @task()
+def purge_expired_data(self: Any) -> dict[str, int]:
+    """Redact or delete what is past ``WACLOUD["RETENTION"]``, in bounded batches (run daily)."""
+    from .services import audit
+    from .services.retention import purge_expired_data as purge
+
+    with audit.acting_as(None, source="task"):
+        return purge()
+
+
+@task()
+def cleanup_helpdesk_sessions(self: Any) -> int:
+    """Delete help desk sessions silent for longer than ``WACLOUD["HELPDESK"]["SESSION_TIMEOUT_HOURS"]``."""
+    from .helpdesk.services.sessions import cleanup_expired_sessions
+
+    return cleanup_expired_sessions()
+
+
+@task()
 def process_pending_webhook_events(self: Any) -> int:
     """Queue events left pending, and failed ones with attempts left (run every few minutes)."""
     from .services.webhooks import process_pending_webhook_events as sweep

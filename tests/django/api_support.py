@@ -24,6 +24,7 @@ from wacloud_django.models import (
     Message,
     Organization,
     Template,
+    Ticket,
 )
 
 PREFIX = "/whatsapp/"
@@ -52,6 +53,7 @@ class Tenant:
     account_template: Template
     media: MediaFile
     audit: AuditEntry
+    ticket: Ticket
 
     @property
     def ids(self) -> dict[str, Any]:
@@ -66,6 +68,7 @@ class Tenant:
             "phone_number_id": self.account.phone_number_id,
             "media": self.media.pk,
             "media_id": self.media.media_id,
+            "ticket": self.ticket.number,
         }
 
 
@@ -116,8 +119,11 @@ def make_tenant(slug: str, phone_number_id: str, waba_id: str, wa_id: str) -> Te
     )
     media.file.save(f"{slug}.png", ContentFile(PNG))
     audit = AuditEntry.objects.create(organization=organization, source="system", action=f"{slug}.seeded")
+    # Numbered apart, so naming one tenant's number never finds the other's ticket by chance.
+    ticket = Ticket.objects.create(organization=organization, account=account, contact=contact,
+                                   number=Ticket.objects.count() + 1, subject=f"{slug} ticket")  # fmt: skip
     return Tenant(organization, account, contact, conversation, inbound, outbound, template,
-                  account_template, media, audit)  # fmt: skip
+                  account_template, media, audit, ticket)  # fmt: skip
 
 
 def tenant_a() -> Tenant:

@@ -297,6 +297,8 @@ CALLS: list[Call] = [
     Call("GET", "contacts/{contact}/consent", foreign=True),
     Call("POST", "contacts/{contact}/consent", role="agent", status=201, foreign=True,
          body=lambda: {"purpose": "marketing", "status": "granted"}),
+    Call("GET", "contacts/{contact}/export", role="admin", foreign=True, note="(a zip archive)"),
+    Call("POST", "contacts/{contact}/erase", role="admin", foreign=True),
     Call("GET", "media"),
     Call("POST", "media", role="agent", status=201, body=png_upload, multipart=True),
     Call("GET", "media/{media}", foreign=True, note="(by id)"),
@@ -304,6 +306,9 @@ CALLS: list[Call] = [
     Call("GET", "media/{media}?download=1", foreign=True, note="(the file)"),
     Call("GET", "analytics"),
     Call("GET", "stats"),
+    Call("GET", "tickets"),
+    Call("GET", "tickets/{ticket}", foreign=True),
+    Call("PATCH", "tickets/{ticket}", role="agent", body=lambda: {"priority": "high"}, foreign=True),
     Call("GET", "audit", role="admin"),
     Call("HEAD", "audit", role="admin", note="(runs the GET handler)"),
 ]  # fmt: skip
@@ -850,6 +855,7 @@ ADMIN_LISTS = {
     "conversation": lambda t: {t.conversation.pk},
     "template": lambda t: {t.template.pk, t.account_template.pk},
     "mediafile": lambda t: {t.media.pk},
+    "ticket": lambda t: {t.ticket.pk},
 }
 
 

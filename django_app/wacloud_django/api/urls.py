@@ -7,7 +7,8 @@ from typing import Any
 
 from django.urls import path
 
-from .views import consent, contacts, integrations, media, messaging, reports, schema, templates
+from ..helpdesk import api as helpdesk_api
+from .views import consent, contacts, integrations, media, messaging, privacy, reports, schema, templates
 
 _ROUTES: list[tuple[str, Any, str]] = [
     ("health", reports.HealthView, "health"),
@@ -28,11 +29,15 @@ _ROUTES: list[tuple[str, Any, str]] = [
     ("contacts", contacts.ContactListView, "contacts"),
     ("contacts/<int:pk>", contacts.ContactDetailView, "contact"),
     ("contacts/<int:pk>/consent", consent.ContactConsentView, "contact-consent"),
+    ("contacts/<int:pk>/export", privacy.ContactExportView, "contact-export"),
+    ("contacts/<int:pk>/erase", privacy.ContactEraseView, "contact-erase"),
     ("media", media.MediaListView, "media"),
     ("media/<str:pk>", media.MediaDetailView, "media-file"),
     ("analytics", reports.AnalyticsView, "analytics"),
     ("stats", reports.StatsView, "stats"),
     ("audit", reports.AuditView, "audit"),
+    ("tickets", helpdesk_api.TicketListView, "tickets"),
+    ("tickets/<str:number>", helpdesk_api.TicketDetailView, "ticket"),
     ("schema", schema.SchemaView, "schema"),
     ("docs", schema.DocsView, "docs"),
 ]

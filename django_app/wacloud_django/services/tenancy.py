@@ -21,12 +21,15 @@ from ..models import (
     ConsentRecord,
     Contact,
     Conversation,
+    HelpdeskSession,
     MediaFile,
     Membership,
     Message,
     Organization,
     Role,
     Template,
+    Ticket,
+    TicketComment,
     WebhookEvent,
 )
 
@@ -44,6 +47,9 @@ _PATHS: dict[type[Model], str] = {
     WebhookEvent: "account__organization",
     AuditEntry: "organization",
     Membership: "organization",
+    Ticket: "organization",
+    TicketComment: "ticket__organization",
+    HelpdeskSession: "account__organization",
 }
 
 #: Every model whose rows belong to an organization.
@@ -58,6 +64,8 @@ DEFAULT_ROLES: dict[str, str] = {
     "manage_integrations": Role.ADMIN,  # accounts, tokens, connection tests
     "manage_members": Role.ADMIN,
     "read_audit": Role.ADMIN,
+    "export_contact": Role.ADMIN,  # everything stored about a contact, as a zip (services/privacy.py)
+    "erase_contact": Role.ADMIN,
 }
 
 
