@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from ..conf import get_setting
 from ..models import AuditEntry, Organization
+from .retention import delete_in_batches
 
 #: Field names whose values never reach the log (only that they changed).
 SECRET_FIELDS = frozenset(
@@ -122,9 +123,4 @@ def cleanup_audit_entries(days: int | None = None, batch: int = 5000) -> int:
     if days is None:
         return 0
     cutoff = timezone.now() - timedelta(days=days)
-    deleted = 0
-    while True:
-        ids = list(AuditEntry.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch])
-        if not ids:
-            return deleted
-        deleted += AuditEntry.objects.filter(pk__in=ids).delete()[0]
+    return delete_in_batches(AuditEntry.objects.filter(created_at__lt=cutoff), batch_size=batch)

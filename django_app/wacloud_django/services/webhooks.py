@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ..conf import get_setting, use_celery
 from ..models import BusinessAccount, PendingStatus, WebhookEvent
+from .retention import delete_in_batches, expired_webhook_events
 
 logger = logging.getLogger("wacloud.webhook")
 
@@ -201,13 +202,13 @@ def sweep_after_inline_request() -> None:
 def cleanup_old_webhook_events(days: int | None = None) -> dict[str, int]:
     """Delete processed events (and never-matched pending statuses) older than
     ``days`` (default ``WACLOUD["WEBHOOK_EVENT_RETENTION_DAYS"]``; ``None`` keeps
-    everything). Failed and pending events are kept: they still need attention."""
+    everything), in bounded batches. Failed and pending events are kept: they still
+    need attention. ``purge_expired_data`` does this and the other retention periods."""
     days = get_setting("WEBHOOK_EVENT_RETENTION_DAYS") if days is None else days
     if days is None:
         return {"webhook_events": 0, "pending_statuses": 0}
     cutoff = timezone.now() - timedelta(days=days)
-    events, _ = WebhookEvent.objects.filter(
-        status=WebhookEvent.Status.PROCESSED, received_at__lt=cutoff
-    ).delete()
-    pending, _ = PendingStatus.objects.filter(created_at__lt=cutoff).delete()
-    return {"webhook_events": events, "pending_statuses": pending}
+    return {
+        "webhook_events": delete_in_batches(expired_webhook_events(cutoff)),
+        "pending_statuses": delete_in_batches(PendingStatus.objects.filter(created_at__lt=cutoff)),
+    }
