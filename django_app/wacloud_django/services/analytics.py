@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from ..models import BusinessAccount, Message, RateLimitUsage, Template, WebhookEvent
@@ -17,6 +17,23 @@ _READ = (Message.Status.READ, Message.Status.PLAYED)
 
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
+
+
+def outbound_rates(outbound: QuerySet[Message]) -> dict[str, Any]:
+    """Outbound messages by status, and the delivery, read and failure rates over one
+    denominator, ``attempted``: those that left the outbox (any status but ``queued``).
+    A read message was delivered; rates are ``None`` when nothing was attempted."""
+    by_status = dict(outbound.values_list("status").annotate(n=Count("pk")).order_by())
+    attempted = sum(n for status, n in by_status.items() if status != Message.Status.QUEUED)
+    delivered = sum(by_status.get(status, 0) for status in _DELIVERED)
+    read = sum(by_status.get(status, 0) for status in _READ)
+    return {
+        "by_status": by_status,
+        "attempted": attempted,
+        "delivery_rate": _rate(delivered, attempted),
+        "read_rate": _rate(read, attempted),
+        "failure_rate": _rate(by_status.get(Message.Status.FAILED, 0), attempted),
+    }
 
 
 def monitor_report(hours: int = 24, account: BusinessAccount | None = None) -> dict[str, Any]:
@@ -42,11 +59,8 @@ def monitor_report(hours: int = 24, account: BusinessAccount | None = None) -> d
         accounts, templates = accounts.filter(pk=account.pk), templates.filter(waba_id=account.waba_id)
 
     outbound = messages.filter(direction=Message.Direction.OUTBOUND)
-    by_status = dict(outbound.values_list("status").annotate(n=Count("pk")).order_by())
-    attempted = sum(n for status, n in by_status.items() if status != Message.Status.QUEUED)
-    delivered = sum(by_status.get(status, 0) for status in _DELIVERED)
-    read = sum(by_status.get(status, 0) for status in _READ)
-    failed = by_status.get(Message.Status.FAILED, 0)
+    rates = outbound_rates(outbound)
+    by_status = rates["by_status"]
     failures = outbound.filter(status=Message.Status.FAILED)
     top_errors = [
         {"code": code, "title": title, "count": n}
@@ -87,10 +101,10 @@ def monitor_report(hours: int = 24, account: BusinessAccount | None = None) -> d
         "outbound": {
             "total": sum(by_status.values()),
             "by_status": dict(sorted(by_status.items())),
-            "attempted": attempted,
-            "delivery_rate": _rate(delivered, attempted),
-            "read_rate": _rate(read, attempted),
-            "failure_rate": _rate(failed, attempted),
+            "attempted": rates["attempted"],
+            "delivery_rate": rates["delivery_rate"],
+            "read_rate": rates["read_rate"],
+            "failure_rate": rates["failure_rate"],
             "queued": by_status.get(Message.Status.QUEUED, 0),
             "delivery_unknown": failures.filter(failure_kind=Message.SendFailure.UNKNOWN).count(),
             "retriable_failures": failures.filter(failure_kind=Message.SendFailure.RETRIABLE).count(),

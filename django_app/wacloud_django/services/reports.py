@@ -27,15 +27,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import Contact, Conversation, Message, Organization, Template, WebhookEvent
+from .analytics import outbound_rates
 from .tenancy import scoped
 
-_DELIVERED = (Message.Status.DELIVERED, Message.Status.READ, Message.Status.PLAYED)
-_READ = (Message.Status.READ, Message.Status.PLAYED)
 _EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
 
 
 def day_range(start: date, end: date, tz: str = "UTC") -> tuple[datetime, datetime]:
@@ -92,11 +87,7 @@ def message_stats(organization: Organization, since: datetime, until: datetime) 
     messages = scoped(Message.objects.all(), organization).filter(timestamp__gte=since, timestamp__lt=until)
     by_direction = dict(messages.values_list("direction").annotate(n=Count("pk")).order_by())
     outbound = messages.filter(direction=Message.Direction.OUTBOUND)
-    by_status = dict(outbound.values_list("status").annotate(n=Count("pk")).order_by())
-    attempted = sum(n for status, n in by_status.items() if status != Message.Status.QUEUED)
-    delivered = sum(by_status.get(s, 0) for s in _DELIVERED)
-    read = sum(by_status.get(s, 0) for s in _READ)
-    failed = by_status.get(Message.Status.FAILED, 0)
+    rates = outbound_rates(outbound)
     failures = [
         {"code": code, "count": n}
         for code, n in outbound.filter(status=Message.Status.FAILED)
@@ -109,11 +100,11 @@ def message_stats(organization: Organization, since: datetime, until: datetime) 
         "inbound": by_direction.get(Message.Direction.INBOUND, 0),
         "outbound": by_direction.get(Message.Direction.OUTBOUND, 0),
         "by_type": dict(messages.values_list("type").annotate(n=Count("pk")).order_by()),
-        "outbound_by_status": by_status,
-        "attempted": attempted,
-        "delivery_rate": _rate(delivered, attempted),
-        "read_rate": _rate(read, attempted),
-        "failure_rate": _rate(failed, attempted),
+        "outbound_by_status": rates["by_status"],
+        "attempted": rates["attempted"],
+        "delivery_rate": rates["delivery_rate"],
+        "read_rate": rates["read_rate"],
+        "failure_rate": rates["failure_rate"],
         "rates_denominator": "attempted: outbound messages that left the outbox",
         "failures_by_code": failures,
         "unique_contacts": messages.exclude(contact=None).values("contact").distinct().count(),
