@@ -7,6 +7,7 @@ with and without a trailing slash."""
 from django.urls import path
 
 from .api.urls import urlpatterns as api_urlpatterns
+from .views.metrics import metrics_view
 from .views.webhook import WhatsAppWebhookView
 
 app_name = "wacloud"
@@ -16,5 +17,8 @@ urlpatterns = [
     path("webhook", WhatsAppWebhookView.as_view(), name="webhook-no-slash"),
     path("webhook/<str:phone_number_id>/", WhatsAppWebhookView.as_view(), name="webhook-account"),
     path("webhook/<str:phone_number_id>", WhatsAppWebhookView.as_view(), name="webhook-account-no-slash"),
+    # Prometheus (opt-in: WACLOUD["METRICS"]; docs/operations.md).
+    path("metrics/", metrics_view, name="metrics"),
+    path("metrics", metrics_view, name="metrics-no-slash"),
     *api_urlpatterns,
 ]
