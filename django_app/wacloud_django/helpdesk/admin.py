@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from ..services import audit
@@ -66,9 +67,30 @@ class HelpdeskSessionAdminOptions:
         return False
 
 
+@admin.action(description="Register default templates")
+def register_default_templates_action(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+    """Seed 004's default templates for each selected account (services/default_templates.py)."""
+    from ..services.default_templates import register_default_templates
+
+    for account in queryset:
+        with audit.acting_as(request.user, source="admin", ip_address=request.META.get("REMOTE_ADDR")):
+            result = register_default_templates(account)
+        failed = "; ".join(f"{f['name']} ({f['language']}): {f['error']}" for f in result["failed"])
+        modeladmin.message_user(
+            request,
+            f"{account}: created {len(result['created'])}, skipped {len(result['skipped'])}, "
+            f"failed {len(result['failed'])}" + (f": {failed}" if failed else "."),
+            messages.ERROR if failed else messages.SUCCESS,
+        )
+
+
 def register() -> None:
-    """The help desk's admins, scoped like every wacloud admin."""
-    from ..admin import ExtensibleAdmin
+    """The help desk's admins, scoped like every wacloud admin, and the accounts'
+    "Register default templates" action."""
+    from ..admin import ExtensibleAdmin, register_action
+    from ..models import BusinessAccount
+
+    register_action(BusinessAccount, register_default_templates_action)
 
     class TicketAdmin(TicketAdminOptions, ExtensibleAdmin):
         pass

@@ -43,6 +43,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "status.pending": "pending",
         "status.resolved": "resolved",
         "status.closed": "closed",
+        "sla_warning": "Ticket #{number} is due at {due}: we are on it.",
     },
     "pt": {
         "created": "✅ Chamado #{number} criado com sucesso!\n"
@@ -61,6 +62,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "status.pending": "pendente",
         "status.resolved": "resolvido",
         "status.closed": "fechado",
+        "sla_warning": "O chamado #{number} vence às {due}: estamos trabalhando nele.",
     },
 }
 
