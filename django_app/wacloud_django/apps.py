@@ -11,5 +11,7 @@ class WacloudConfig(AppConfig):
 
     def ready(self) -> None:
         # Only wiring: registering the checks and the signals module. No queries, no settings reads.
-        from . import checks, signals  # noqa: F401
+        # metrics: the counters' signal receivers (only when prometheus_client is installed).
+        from . import checks, metrics, signals  # noqa: F401
+        from .automation import receivers as _automation  # noqa: F401  (customer support rules)
         from .helpdesk import receivers  # noqa: F401  (the help desk's message_received receiver)

@@ -71,10 +71,12 @@ DEFAULTS: dict[str, Any] = {
         "COMMANDS": None,
         "TEXTS": None,
     },
+    # Prometheus at <prefix>/metrics (docs/operations.md): off unless ENABLED; TOKEN: a bearer token.
+    "METRICS": {"ENABLED": False, "TOKEN": None},
 }
 
 # Settings whose value is a dict merged key by key over the default dict.
-_NESTED = {"RATE_LIMIT", "API_THROTTLE_RATES", "RETENTION"}
+_NESTED = {"RATE_LIMIT", "API_THROTTLE_RATES", "RETENTION", "METRICS"}
 
 #: Settings also read under the ``WHATSAPP_*`` names of earlier integrations: a
 #: top-level Django setting, else an environment variable. ``WACLOUD`` wins over both.

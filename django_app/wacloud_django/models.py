@@ -13,15 +13,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .access_models import ApiToken, AuditEntry, Membership, Organization, Role
-from .automation.models import ConsentRecord
+from .automation.models import ConsentRecord, Escalation, SupportFiring, SupportRule
 from .conf import get_setting
 from .crypto import encrypted_property
 from .helpdesk.models import HelpdeskSession, Ticket, TicketComment
 
 __all__ = [
     "SERVICE_WINDOW", "ApiToken", "AuditEntry", "BusinessAccount", "ConsentRecord", "Contact",
-    "Conversation", "HelpdeskSession", "MediaFile", "Membership", "Message", "Organization", "PendingStatus",
-    "RateLimitUsage", "Role", "Template", "Ticket", "TicketComment", "WebhookEvent",
+    "Conversation", "Escalation", "HelpdeskSession", "MediaFile", "Membership", "Message", "Organization",
+    "PendingStatus", "RateLimitUsage", "Role", "SupportFiring", "SupportRule", "Template", "Ticket",
+    "TicketComment", "WebhookEvent",
 ]  # fmt: skip
 
 #: Meta's customer service window: free-form messages are allowed this long after the last inbound one.

@@ -23,6 +23,9 @@ the change has committed, so receivers always see the rows they are told about
   ``"marketing"``), ``status`` (``"granted"``/``"revoked"``, the new current state),
   ``previous_status`` (``None``: nothing recorded before), ``record`` (the new
   ``ConsentRecord``), ``source``, ``account``. Sent only when the current state changed.
+- ``conversation_escalated``: ``escalation`` (the new ``Escalation``), ``conversation``,
+  ``rule`` (the ``SupportRule`` whose escalate condition matched), ``message`` (the inbound
+  message), ``assigned_to`` (a user or ``None``), ``account``.
 - ``webhook_event_received``: ``event`` (every parsed event of any type, after it
   was applied), ``webhook_event``, ``account``. Fields wacloud does not model
   (account updates, calls, user preferences, ...) arrive only here.
@@ -33,6 +36,7 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 consent_changed = Signal()
+conversation_escalated = Signal()
 message_received = Signal()
 message_status_changed = Signal()
 template_status_changed = Signal()
@@ -41,6 +45,7 @@ webhook_event_received = Signal()
 
 __all__ = [
     "consent_changed",
+    "conversation_escalated",
     "message_received",
     "message_status_changed",
     "template_status_changed",

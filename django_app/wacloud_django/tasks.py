@@ -141,6 +141,16 @@ def cleanup_helpdesk_sessions(self: Any) -> int:
 
 
 @task()
+def send_sla_warnings(self: Any) -> dict[str, int]:
+    """Warn the customers of tickets due within ``WACLOUD["HELPDESK"]["SLA_WARNING_MINUTES"]``, once each."""
+    from .helpdesk.services.sla import send_sla_warnings as warn
+    from .services import audit
+
+    with audit.acting_as(None, source="task"):
+        return warn()
+
+
+@task()
 def process_pending_webhook_events(self: Any) -> int:
     """Queue events left pending, and failed ones with attempts left (run every few minutes)."""
     from .services.webhooks import process_pending_webhook_events as sweep
@@ -217,3 +227,11 @@ def legacy_retry_failed_messages(self: Any) -> dict[str, int]:
     from .services.outbound import retry_failed_messages as retry
 
     return retry()
+
+
+@task()
+def deliver_escalation_webhook(self: Any, escalation_id: int) -> bool:
+    """POST an escalation to its support rule's webhook (bounded retries inside; failures logged)."""
+    from .automation.services.support import deliver_escalation_webhook as deliver
+
+    return deliver(escalation_id)

@@ -8,7 +8,18 @@ from typing import Any
 from django.urls import path
 
 from ..helpdesk import api as helpdesk_api
-from .views import consent, contacts, integrations, media, messaging, privacy, reports, schema, templates
+from .views import (
+    automation,
+    consent,
+    contacts,
+    integrations,
+    media,
+    messaging,
+    privacy,
+    reports,
+    schema,
+    templates,
+)
 
 _ROUTES: list[tuple[str, Any, str]] = [
     ("health", reports.HealthView, "health"),
@@ -38,6 +49,7 @@ _ROUTES: list[tuple[str, Any, str]] = [
     ("audit", reports.AuditView, "audit"),
     ("tickets", helpdesk_api.TicketListView, "tickets"),
     ("tickets/<str:number>", helpdesk_api.TicketDetailView, "ticket"),
+    ("workflows/automate", automation.AutomateView, "workflows-automate"),
     ("schema", schema.SchemaView, "schema"),
     ("docs", schema.DocsView, "docs"),
 ]

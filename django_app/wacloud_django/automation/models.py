@@ -72,3 +72,129 @@ class ConsentRecord(models.Model):
         if self.pk is not None:
             raise ValueError("consent records are append-only: record a new one instead of changing it")
         super().save(*args, **kwargs)
+
+
+def _new_webhook_secret() -> str:
+    import secrets
+
+    return secrets.token_hex(32)
+
+
+class SupportRule(models.Model):
+    """Seed 000's ``customer_support`` workflow: trigger keywords answered with an auto
+    response, escalate conditions that flag the conversation for a person, optional
+    business hours with an away message. Written only by ``automation.services.support``."""
+
+    organization = models.ForeignKey(
+        "wacloud.Organization", on_delete=models.CASCADE, related_name="support_rules"
+    )
+    # Null: every account of the organization.
+    account = models.ForeignKey(
+        "wacloud.BusinessAccount",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="support_rules",
+    )
+    name = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    trigger_keywords = models.JSONField(default=list, blank=True)
+    auto_response = models.TextField(blank=True)
+    escalate_conditions = models.JSONField(default=list, blank=True)
+    cooldown_seconds = models.PositiveIntegerField(
+        default=3600, help_text="At most one auto response per conversation in this time."
+    )
+    # Escalations go to this user; unset: round robin among the organization's agents and above.
+    escalate_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    webhook_url = models.URLField(max_length=500, blank=True, help_text="POSTed on each escalation.")
+    webhook_secret = models.CharField(max_length=128, default=_new_webhook_secret)
+    # {"timezone": "America/Sao_Paulo", "ranges": [{"days": "mon-fri", "start": "09:00", "end": "18:00"}]}
+    business_hours = models.JSONField(default=dict, blank=True)
+    away_message = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["organization", "is_active"], name="wacloud_support_rule_org")]
+
+    def __str__(self) -> str:
+        return self.name or f"customer_support #{self.pk}"
+
+
+class SupportFiring(models.Model):
+    """One thing a rule did for one inbound message. Unique per (rule, message, kind), so a
+    redelivered message never fires twice; the latest auto response per conversation is
+    what the cooldown is measured from."""
+
+    class Kind(models.TextChoices):
+        AUTO_RESPONSE = "auto_response", "Auto response"
+        AWAY = "away", "Away message"
+        ESCALATION = "escalation", "Escalation"
+
+    rule = models.ForeignKey(SupportRule, on_delete=models.CASCADE, related_name="firings")
+    message = models.ForeignKey("wacloud.Message", on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        "wacloud.Conversation", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    reply = models.ForeignKey(
+        "wacloud.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "message", "kind"], name="wacloud_support_firing_once")
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "kind", "-created_at"], name="wacloud_support_cooldown")
+        ]
+
+
+class Escalation(models.Model):
+    """A conversation flagged for a person. At most one open (unresolved) per conversation."""
+
+    class Priority(models.TextChoices):
+        NORMAL = "normal", "Normal"
+        URGENT = "urgent", "Urgent"
+
+    organization = models.ForeignKey(
+        "wacloud.Organization", on_delete=models.CASCADE, related_name="escalations"
+    )
+    conversation = models.ForeignKey(
+        "wacloud.Conversation", on_delete=models.CASCADE, related_name="escalations"
+    )
+    rule = models.ForeignKey(
+        SupportRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="escalations"
+    )
+    message = models.ForeignKey(
+        "wacloud.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.URGENT)
+    reason = models.CharField(max_length=200, blank=True, help_text="The condition that matched.")
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="wacloud_one_open_escalation",
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="wacloud_escalation_org")]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} {self.priority} ({self.reason})"

@@ -21,12 +21,14 @@ from ..models import (
     ConsentRecord,
     Contact,
     Conversation,
+    Escalation,
     HelpdeskSession,
     MediaFile,
     Membership,
     Message,
     Organization,
     Role,
+    SupportRule,
     Template,
     Ticket,
     TicketComment,
@@ -50,6 +52,8 @@ _PATHS: dict[type[Model], str] = {
     Ticket: "organization",
     TicketComment: "ticket__organization",
     HelpdeskSession: "account__organization",
+    SupportRule: "organization",
+    Escalation: "organization",
 }
 
 #: Every model whose rows belong to an organization.
@@ -61,6 +65,7 @@ DEFAULT_ROLES: dict[str, str] = {
     "reply": Role.AGENT,  # free-form messages, mark read, contacts
     "send_template": Role.MARKETER,  # templates to anyone, bulk sends
     "manage_templates": Role.MARKETER,  # create, sync, register
+    "manage_automation": Role.MARKETER,  # customer support rules (workflows/automate)
     "manage_integrations": Role.ADMIN,  # accounts, tokens, connection tests
     "manage_members": Role.ADMIN,
     "read_audit": Role.ADMIN,
