@@ -250,6 +250,10 @@ struct SqliteRateLimiter::State {
                   double max_reserve) {
     Connection& conn = db();
     conn.begin();
+    // Read the clock again under the write lock: a reading taken before waiting for it
+    // can be older than what another process stored meanwhile, and applying it would
+    // move the bucket's time back, so that interval would be refilled twice.
+    now = std::max(now, clock->now());
     try {
       struct Slot {
         const char* kind;
