@@ -33,10 +33,27 @@ class Organization(models.Model):
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=64, unique=True)
+    # Overrides of WACLOUD["RETENTION"] for this organization's data (docs/privacy.md).
+    retention = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Days kept, overriding WACLOUD["RETENTION"] for this organization, e.g. '
+        '{"MESSAGE_CONTENT_DAYS": 30}; null keeps for ever.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from .services.retention import check_organization_retention
+
+        try:
+            check_organization_retention(self.retention)
+        except ValueError as error:
+            raise ValidationError({"retention": str(error)}) from None
 
     def __str__(self) -> str:
         return self.name

@@ -256,3 +256,114 @@ def test_purge_of_100k_rows_runs_in_bounded_batches(account, keep, capsys):
             f"\n[retention] {connection.vendor}: 3 x {rows:,} rows created in {created:.1f}s, "
             f"purged in {purged:.1f}s ({counts})"
         )
+
+
+def test_an_organization_overrides_the_default_retention_for_its_own_data(account, keep):
+    """Organization A keeps message content 7 days, B for ever (None); the default (30 days)
+    still applies to every other organization, and a bad override is refused by the model."""
+    from django.core.exceptions import ValidationError
+
+    from wacloud_django.models import BusinessAccount, Organization
+
+    keep(MESSAGE_CONTENT_DAYS=30, AUDIT_DAYS=30)
+    strict = Organization.objects.create(name="Strict", slug="strict", retention={"MESSAGE_CONTENT_DAYS": 7})
+    forever = Organization.objects.create(
+        name="Forever", slug="forever", retention={"MESSAGE_CONTENT_DAYS": None, "AUDIT_DAYS": 3}
+    )
+
+    def account_of(organization, number):
+        return BusinessAccount.objects.create(
+            name=organization.name, organization=organization, phone_number_id=number, access_token="t"
+        )
+
+    strict_account, forever_account = account_of(strict, "111000111"), account_of(forever, "222000222")
+    messages = {}
+    for name, owner in (("default", account), ("strict", strict_account), ("forever", forever_account)):
+        contact = Contact.objects.create(account=owner, wa_id="972500000020")
+        messages[name] = {age: _message(owner, contact, age * DAY).pk for age in (10, 40)}
+    audits = {
+        "default": AuditEntry.objects.create(
+            source="system", action="a", created_at=timezone.now() - 5 * DAY
+        ),
+        "forever": AuditEntry.objects.create(
+            source="system", action="a", organization=forever, created_at=timezone.now() - 5 * DAY
+        ),
+    }
+
+    counts = retention.purge_expired_data()
+
+    redacted = set(Message.objects.filter(content__redacted=True).values_list("pk", flat=True))
+    assert redacted == {messages["default"][40], messages["strict"][10], messages["strict"][40]}
+    assert counts["message_content"] == 3
+    # Audit: 30 days by default (kept), 3 days for Forever (deleted).
+    assert AuditEntry.objects.filter(pk=audits["default"].pk).exists()
+    assert not AuditEntry.objects.filter(pk=audits["forever"].pk).exists()
+
+    strict.retention = {"MESSAGE_CONTENT_DAYS": 0}
+    with pytest.raises(ValidationError, match="positive number of days"):
+        strict.full_clean()
+    strict.retention = {"MESSAGES": 3}
+    with pytest.raises(ValidationError, match="unknown keys"):
+        strict.full_clean()
+
+
+def test_a_bad_organization_override_keeps_the_default_and_the_purge_goes_on(account, keep, caplog):
+    from wacloud_django.models import Organization
+
+    keep(MESSAGE_CONTENT_DAYS=30)
+    Organization.objects.filter(pk=account.organization_id).update(retention={"MESSAGE_CONTENT_DAYS": "x"})
+    contact = Contact.objects.create(account=account, wa_id="972500000021")
+    old = _message(account, contact, 40 * DAY)
+    assert retention.purge_expired_data()["message_content"] == 1
+    assert Message.objects.get(pk=old.pk).text == ""
+    assert "keeps the default retention" in caplog.text
+
+
+def test_erasing_a_contact_with_100k_messages_runs_in_bounded_batches(account, capsys):
+    """One contact with 100,000 messages erased 1,000 rows per statement; another contact's
+    messages untouched. Prints the time; asserts the counts and the batching."""
+    from unittest import mock
+
+    from wacloud_django.services import privacy
+
+    rows = 100_000
+    person = Contact.objects.create(account=account, wa_id="972500000030", name="Dana")
+    neighbour = Contact.objects.create(account=account, wa_id="972500000031")
+    now = timezone.now()
+    Message.objects.bulk_create(
+        (
+            Message(
+                account=account,
+                contact=person if i < rows else neighbour,
+                direction="inbound",
+                type="text",
+                status="read",
+                text=f"secret {i}",
+                content={"body": f"secret {i}"},
+                raw={"n": i},
+                timestamp=now - timedelta(seconds=i),
+            )
+            for i in range(rows + 50)
+        ),
+        batch_size=5000,
+    )
+    statements = []
+    real_update = type(Message.objects.all()).update
+
+    def counted_update(queryset, **kwargs):
+        changed = real_update(queryset, **kwargs)
+        if queryset.model is Message:
+            statements.append(changed)
+        return changed
+
+    started = time.perf_counter()
+    with mock.patch.object(type(Message.objects.all()), "update", counted_update):
+        counts = privacy.erase_contact(person)
+    erased = time.perf_counter() - started
+
+    assert counts["messages_redacted"] == rows
+    assert Message.objects.filter(contact=person).exclude(text="").count() == 0
+    assert Message.objects.filter(contact=neighbour, text__startswith="secret").count() == 50
+    assert max(statements) <= retention.BATCH_SIZE and sum(statements) >= rows
+    with capsys.disabled():
+        print(f"\n[erasure] {connection.vendor}: {rows:,} messages of one contact erased in {erased:.1f}s")

@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from django.db import transaction
@@ -24,7 +26,7 @@ from django.utils import timezone
 
 from ..conf import get_setting, setting_name
 from ..exceptions import SettingError
-from ..models import AuditEntry, MediaFile, Message, PendingStatus, WebhookEvent
+from ..models import AuditEntry, MediaFile, Message, Organization, PendingStatus, WebhookEvent
 
 logger = logging.getLogger("wacloud.retention")
 
@@ -46,8 +48,45 @@ KINDS = ("message_content", "media_files", "webhook_events", "pending_statuses",
 Progress = Callable[[int, int], None]
 
 
+def checked_days(where: str, key: str, value: Any) -> int | None:
+    """``value`` if it is a positive number of days or ``None``, else ``ValueError`` naming ``where``."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise ValueError(f"{where} must be a positive number of days or None, got {value!r}")
+    return value
+
+
+def check_organization_retention(retention: Any) -> dict[str, int | None]:
+    """An organization's overrides (``Organization.retention``): a subset of the keys of
+    ``WACLOUD["RETENTION"]``, each a positive number of days or ``None`` (kept for ever)."""
+    if not isinstance(retention, dict):
+        raise ValueError(f"retention must be an object of {list(RETENTION_KEYS)}, got {retention!r}")
+    unknown = sorted(set(retention) - set(RETENTION_KEYS))
+    if unknown:
+        raise ValueError(f"retention has unknown keys {unknown}: use {list(RETENTION_KEYS)}")
+    return {key: checked_days(f"retention[{key!r}]", key, value) for key, value in retention.items()}
+
+
+def organization_overrides() -> dict[str, dict[int, int | None]]:
+    """Per retention key, ``{organization id: days}`` for the organizations that set it.
+    An organization whose overrides are invalid is logged and keeps the defaults: one bad
+    row must not stop the purge for everyone."""
+    overrides: dict[str, dict[int, int | None]] = {key: {} for key in RETENTION_KEYS}
+    for organization_id, retention in Organization.objects.exclude(retention={}).values_list(
+        "pk", "retention"
+    ):
+        try:
+            checked = check_organization_retention(retention or {})
+        except ValueError as error:
+            logger.error("organization %s: %s; its data keeps the default retention", organization_id, error)
+            continue
+        for key, days in checked.items():
+            overrides[key][organization_id] = days
+    return overrides
+
+
 def retention_days() -> dict[str, int | None]:
-    """Days kept per data type (``None``: kept for ever), checked."""
+    """Days kept per data type (``None``: kept for ever) by default, checked; organizations
+    may override them (:func:`organization_overrides`)."""
     configured = get_setting("RETENTION") or {}
     unknown = sorted(set(configured) - set(RETENTION_KEYS))
     if unknown:
@@ -60,12 +99,10 @@ def retention_days() -> dict[str, int | None]:
             value = configured[key]
         else:
             value = get_setting(older_setting) if older_setting else None
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-            raise SettingError(
-                "RETENTION",
-                f"{setting_name('RETENTION', key)} must be a positive number of days or None, got {value!r}",
-            )
-        days[key] = value
+        try:
+            days[key] = checked_days(setting_name("RETENTION", key), key, value)
+        except ValueError as error:
+            raise SettingError("RETENTION", str(error)) from None
     return days
 
 
@@ -87,43 +124,55 @@ def outbox_q() -> Q:
 # -- what is expired ----------------------------------------------------------------------------
 
 
-def _cutoff(now: datetime, days: int | None) -> datetime | None:
-    return None if days is None else now - timedelta(days=days)
+def expiry_q(now: datetime, key: str, time_field: str, organization_path: str) -> Q | None:
+    """Rows whose ``time_field`` is past the retention ``key``: the default period for rows
+    outside the organizations that override it, each override for its own rows.
+    ``None``: nothing of this kind expires."""
+    default = retention_days()[key]
+    overrides = organization_overrides()[key]
+    parts = []
+    if default is not None:
+        part = Q(**{f"{time_field}__lt": now - timedelta(days=default)})
+        if overrides:
+            part &= ~Q(**{f"{organization_path}__in": list(overrides)})
+        parts.append(part)
+    for organization_id, days in overrides.items():
+        if days is not None:
+            parts.append(
+                Q(**{organization_path: organization_id, f"{time_field}__lt": now - timedelta(days=days)})
+            )
+    return reduce(or_, parts) if parts else None
 
 
-def expired_messages(cutoff: datetime) -> QuerySet[Message]:
-    """Messages older than ``cutoff`` whose content is still there."""
-    return (
-        Message.objects.filter(timestamp__lt=cutoff).exclude(outbox_q()).exclude(content__has_key="redacted")
-    )
+def expired_messages(expired: Q) -> QuerySet[Message]:
+    """Messages matching ``expired`` whose content is still there."""
+    return Message.objects.filter(expired).exclude(outbox_q()).exclude(content__has_key="redacted")
 
 
-def expired_media(cutoff: datetime) -> QuerySet[MediaFile]:
+def expired_media(expired: Q) -> QuerySet[MediaFile]:
     # A file an outbox message still has to upload stays until it is sent.
-    return MediaFile.objects.filter(created_at__lt=cutoff).exclude(
+    return MediaFile.objects.filter(expired).exclude(
         message__in=Message.objects.filter(outbox_q()).values("pk")
     )
 
 
-def expired_webhook_events(cutoff: datetime) -> QuerySet[WebhookEvent]:
+def expired_webhook_events(expired: Q) -> QuerySet[WebhookEvent]:
     # As cleanup_old_webhook_events: failed and pending events still need attention.
-    return WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSED, received_at__lt=cutoff)
+    return WebhookEvent.objects.filter(expired, status=WebhookEvent.Status.PROCESSED)
 
 
 def _expired(now: datetime) -> dict[str, QuerySet | None]:
-    days = retention_days()
-    message_cutoff = _cutoff(now, days["MESSAGE_CONTENT_DAYS"])
-    media_cutoff = _cutoff(now, days["MEDIA_DAYS"])
-    webhook_cutoff = _cutoff(now, days["WEBHOOK_EVENT_DAYS"])
-    audit_cutoff = _cutoff(now, days["AUDIT_DAYS"])
+    messages = expiry_q(now, "MESSAGE_CONTENT_DAYS", "timestamp", "account__organization")
+    media = expiry_q(now, "MEDIA_DAYS", "created_at", "account__organization")
+    webhooks = expiry_q(now, "WEBHOOK_EVENT_DAYS", "received_at", "account__organization")
+    pending = expiry_q(now, "WEBHOOK_EVENT_DAYS", "created_at", "account__organization")
+    audit = expiry_q(now, "AUDIT_DAYS", "created_at", "organization")
     return {
-        "message_content": expired_messages(message_cutoff) if message_cutoff else None,
-        "media_files": expired_media(media_cutoff) if media_cutoff else None,
-        "webhook_events": expired_webhook_events(webhook_cutoff) if webhook_cutoff else None,
-        "pending_statuses": (
-            PendingStatus.objects.filter(created_at__lt=webhook_cutoff) if webhook_cutoff else None
-        ),
-        "audit_entries": AuditEntry.objects.filter(created_at__lt=audit_cutoff) if audit_cutoff else None,
+        "message_content": expired_messages(messages) if messages is not None else None,
+        "media_files": expired_media(media) if media is not None else None,
+        "webhook_events": expired_webhook_events(webhooks) if webhooks is not None else None,
+        "pending_statuses": PendingStatus.objects.filter(pending) if pending is not None else None,
+        "audit_entries": AuditEntry.objects.filter(audit) if audit is not None else None,
     }
 
 

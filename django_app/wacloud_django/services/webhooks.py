@@ -209,6 +209,6 @@ def cleanup_old_webhook_events(days: int | None = None) -> dict[str, int]:
         return {"webhook_events": 0, "pending_statuses": 0}
     cutoff = timezone.now() - timedelta(days=days)
     return {
-        "webhook_events": delete_in_batches(expired_webhook_events(cutoff)),
+        "webhook_events": delete_in_batches(expired_webhook_events(Q(received_at__lt=cutoff))),
         "pending_statuses": delete_in_batches(PendingStatus.objects.filter(created_at__lt=cutoff)),
     }
