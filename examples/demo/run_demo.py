@@ -234,7 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         wait_for("the API reply to be read", sent.exists)
         say("    ... and it was delivered and read, like the others")
 
-        step(8, "The monitor report (manage.py whatsapp_monitor)")
+        step(8, "Automation: a customer support rule (POST workflows/automate, seed 000's body)")
+        show_support_rule(site, sandbox)
+
+        step(9, "The monitor report (manage.py whatsapp_monitor)")
         call_command("whatsapp_monitor", "--hours", "1", stdout=Indented())
 
         elapsed = time.monotonic() - started
@@ -253,6 +256,40 @@ def main(argv: list[str] | None = None) -> int:
             server.terminate()
             server.wait(timeout=10)
         sandbox.stop()
+
+
+def show_support_rule(site: str, sandbox) -> None:
+    """A marketer creates the rule over the API; a "help" message gets the auto response and an
+    "urgent" one escalates the conversation (assigned round robin to the demo agent)."""
+    from wacloud_django.models import Escalation, Message
+
+    rule = {
+        "type": "customer_support",
+        "parameters": {
+            "trigger_keywords": ["help", "support", "issue"],
+            "auto_response": "Thank you for reaching out! Our support team will respond shortly.",
+            "escalate_conditions": ["urgent", "emergency"],
+        },
+    }
+    created = api_call(site, api_token("marketer"), "POST", "/whatsapp/workflows/automate", rule)["workflow"]
+    say(f"    rule #{created['id']}: {created['trigger_keywords']} -> auto response, "
+        f"{created['escalate_conditions']} -> escalation")  # fmt: skip
+    sandbox.inject_inbound(**{"from": CUSTOMER}, name="Ana", type="text", text="I need HELP with my order")
+    answers = Message.objects.filter(
+        direction=Message.Direction.OUTBOUND, contact__wa_id=CUSTOMER, text=created["auto_response"]
+    )
+    answer = wait_for("the auto response", answers.first)
+    say(f"    'I need HELP with my order' -> answered: {answer.text!r}")
+    wait_for("the auto response to be read", answers.filter(status=Message.Status.READ).exists)
+    sandbox.inject_inbound(
+        **{"from": CUSTOMER}, name="Ana", type="text", text="This is urgent: my parcel is lost"
+    )
+    escalations = Escalation.objects.filter(conversation__contact__wa_id=CUSTOMER).select_related(
+        "assigned_to"
+    )
+    escalation = wait_for("the escalation", escalations.first)
+    say(f"    'This is urgent: ...' -> conversation escalated ({escalation.priority}, matched "
+        f"{escalation.reason!r}, assigned to {escalation.assigned_to or 'nobody'})")  # fmt: skip
 
 
 def api_token(role: str) -> str:

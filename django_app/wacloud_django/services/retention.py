@@ -48,7 +48,7 @@ KINDS = ("message_content", "media_files", "webhook_events", "pending_statuses",
 Progress = Callable[[int, int], None]
 
 
-def checked_days(where: str, key: str, value: Any) -> int | None:
+def checked_days(where: str, value: Any) -> int | None:
     """``value`` if it is a positive number of days or ``None``, else ``ValueError`` naming ``where``."""
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
         raise ValueError(f"{where} must be a positive number of days or None, got {value!r}")
@@ -63,7 +63,7 @@ def check_organization_retention(retention: Any) -> dict[str, int | None]:
     unknown = sorted(set(retention) - set(RETENTION_KEYS))
     if unknown:
         raise ValueError(f"retention has unknown keys {unknown}: use {list(RETENTION_KEYS)}")
-    return {key: checked_days(f"retention[{key!r}]", key, value) for key, value in retention.items()}
+    return {key: checked_days(f"retention[{key!r}]", value) for key, value in retention.items()}
 
 
 def organization_overrides() -> dict[str, dict[int, int | None]]:
@@ -100,7 +100,7 @@ def retention_days() -> dict[str, int | None]:
         else:
             value = get_setting(older_setting) if older_setting else None
         try:
-            days[key] = checked_days(setting_name("RETENTION", key), key, value)
+            days[key] = checked_days(setting_name("RETENTION", key), value)
         except ValueError as error:
             raise SettingError("RETENTION", str(error)) from None
     return days
