@@ -104,6 +104,9 @@ def core() -> None:
             "the sandbox received it",
         )
     check("django" not in sys.modules, "the client and sandbox import no Django")
+    from wacloud.sandbox import spec
+
+    check(spec.SPEC_FILE.is_file() and (spec.SPEC_DIR / "NOTICE").is_file(), "Meta's spec ships in the wheel")
 
 
 def django_app() -> None:

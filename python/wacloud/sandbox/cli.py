@@ -67,6 +67,12 @@ def build_parser(prog: str = "python -m wacloud.sandbox") -> argparse.ArgumentPa
         "--webhook-max-attempts", type=int, default=defaults.webhook_max_attempts, help="(default: no cap)"
     )
     limits.add_argument("--seed", type=int, help="seed for the fault dice")
+    parser.add_argument(
+        "--no-spec-validation",
+        dest="spec_validation",
+        action="store_false",
+        help="do not check requests against Meta's OpenAPI spec (checked by default)",
+    )
     faults = parser.add_argument_group("faults")
     for name, value in Faults().as_dict().items():
         faults.add_argument(
@@ -102,15 +108,17 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         webhook_retry_window=args.webhook_retry_window,
         webhook_max_attempts=args.webhook_max_attempts,
         seed=args.seed,
+        spec_validation=args.spec_validation,
         faults=faults,
     )
 
 
 async def serve(config: SandboxConfig) -> None:
-    from .server import Server  # aiohttp only when actually serving
+    from .server import Server, tune_gc_for_serving  # aiohttp only when actually serving
 
     server = Server(config)
     await server.start()
+    tune_gc_for_serving()
     print(
         f"wacloud sandbox on {server.core.public_url} (control API: {server.core.public_url}/_sandbox)",
         flush=True,

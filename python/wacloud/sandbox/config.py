@@ -8,6 +8,14 @@ from typing import Any
 
 
 @dataclass
+class GraphTraffic:
+    """What reached the fault layer since the sandbox started: Graph requests that passed the
+    token check, faulted or not. Tests count them to show a client did not hammer a failing Meta."""
+
+    requests: int = 0
+
+
+@dataclass
 class Faults:
     """Failure modes to inject. Every knob is off by default.
 
@@ -15,7 +23,9 @@ class Faults:
     ``latency_jitter_ms``), ``error_rate`` (share of requests answered with a random
     transient error: 131000/500 or 2/503), ``rate_limit_next`` (the next N requests get
     130429), ``timeout_next`` (the next N requests are processed, then the answer is held
-    for ``timeout_seconds``, longer than any sane client timeout).
+    for ``timeout_seconds``, longer than any sane client timeout), ``send_error_next`` (the next
+    N message sends are refused with Meta's error ``send_error_code``, e.g. 131049 for the
+    per-user marketing limit or 131048 for the spam rate limit).
     Webhooks: ``webhook_drop_rate`` (deliveries never sent), ``webhook_duplicate_rate``
     (delivered twice), ``webhook_reorder_window`` (deliveries sent in reverse order in
     groups of this size, the group waiting at most ``webhook_reorder_hold`` seconds)."""
@@ -26,13 +36,24 @@ class Faults:
     rate_limit_next: int = 0
     timeout_next: int = 0
     timeout_seconds: float = 60.0
+    send_error_next: int = 0
+    send_error_code: int = 131049
     webhook_drop_rate: float = 0.0
     webhook_duplicate_rate: float = 0.0
     webhook_reorder_window: int = 0
     webhook_reorder_hold: float = 0.2
 
     _RATES = ("error_rate", "webhook_drop_rate", "webhook_duplicate_rate")
-    _COUNTS = ("rate_limit_next", "timeout_next", "webhook_reorder_window")
+    _COUNTS = (
+        "rate_limit_next",
+        "timeout_next",
+        "webhook_reorder_window",
+        "send_error_next",
+        "send_error_code",
+    )
+
+    def __post_init__(self) -> None:
+        self.traffic = GraphTraffic()  # not a knob: clearing the faults keeps the counts
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply ``changes`` after checking names and ranges (ValueError names the culprit)."""
@@ -88,6 +109,9 @@ class SandboxConfig:
     auto_approve_templates: bool = True
     # Inbound media objects carry a download url (newer Meta payloads do).
     inbound_media_url: bool = False
+    # Check request bodies and queries against Meta's OpenAPI spec and answer Meta's code-100
+    # error where it refuses them (needs the [sandbox] extra; see docs/sandbox.md).
+    spec_validation: bool = True
     webhook_timeout: float = 10.0
     # Meta retries a delivery not answered 200 with decreasing frequency for up to 7 days: the
     # wait starts at webhook_retry_base and doubles up to webhook_retry_max; no attempt is made
@@ -100,6 +124,10 @@ class SandboxConfig:
     state_save_interval: float = 1.0
     seed: int | None = None
     faults: Faults = field(default_factory=Faults)
+    # More access tokens the Graph routes accept (rotation tests), token -> options of
+    # TokenBook.register: {"expires_in": 3600, "scopes": [...], "waba_ids": [...], ...}. The
+    # access_token itself may be listed to give it an expiry or fewer scopes.
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.window_errors not in ("sync", "async"):
@@ -109,6 +137,11 @@ class SandboxConfig:
         for name in ("phone_number_id", "waba_id"):
             if not str(getattr(self, name)).isdigit():
                 raise ValueError(f"{name} must be digits, like Meta's ids")
+        if not isinstance(self.tokens, dict) or not all(
+            isinstance(token, str) and token and isinstance(options, dict)
+            for token, options in self.tokens.items()
+        ):
+            raise ValueError("tokens must map each token to a dict of its options")
         if isinstance(self.faults, dict):
             faults = Faults()
             faults.update(self.faults)

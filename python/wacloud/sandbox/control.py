@@ -37,6 +37,11 @@ ENDPOINTS = {
     "POST /_sandbox/clock": (
         '{"advance_seconds": N}: move the sandbox clock (windows, conversations, webhook retries)'
     ),
+    "GET /_sandbox/tokens": "the access tokens the Graph routes accept (fingerprints, expiry, scopes)",
+    "POST /_sandbox/tokens": (
+        '{"token": ..., "expires_in": N, "scopes": [...], "waba_ids": [...], "type": ..., "valid": bool}: '
+        "add a token or change one (debug_token answers from these)"
+    ),
     "POST /_sandbox/save": "write the state file now",
     "POST /_sandbox/reset": "forget everything (hello_world stays)",
 }
@@ -128,6 +133,12 @@ def set_faults(core: SandboxCore, body: dict[str, Any]) -> dict[str, Any]:
     except ValueError as error:
         raise invalid_parameter(str(error)) from None
     return core.config.faults.as_dict()
+
+
+def register_token(core: SandboxCore, body: dict[str, Any]) -> dict[str, Any]:
+    options = dict(body)
+    token = options.pop("token", None)
+    return core.tokens.register(token, **options)  # type: ignore[arg-type]
 
 
 def config_view(core: SandboxCore) -> dict[str, Any]:
@@ -257,6 +268,14 @@ async def post_clock(request: web.Request) -> web.Response:
     return json_response(advance_clock(_core(request), await read_params(request)))
 
 
+async def get_tokens(request: web.Request) -> web.Response:
+    return json_response({"data": _core(request).tokens.views()})
+
+
+async def post_tokens(request: web.Request) -> web.Response:
+    return json_response(register_token(_core(request), await read_params(request)))
+
+
 async def post_save(request: web.Request) -> web.Response:
     core = _core(request)
     if not core.config.state_file:
@@ -289,5 +308,7 @@ def add_routes(app: web.Application) -> None:
     router.add_post("/_sandbox/recipients/{wa_id}", post_recipient)
     router.add_post("/_sandbox/templates/{key}/status", post_template_status)
     router.add_post("/_sandbox/clock", post_clock)
+    router.add_get("/_sandbox/tokens", get_tokens)
+    router.add_post("/_sandbox/tokens", post_tokens)
     router.add_post("/_sandbox/save", post_save)
     router.add_post("/_sandbox/reset", post_reset)

@@ -23,6 +23,7 @@ from .config import SandboxConfig
 from .graph_errors import GraphError, invalid_parameter
 from .messages import OutboundMessage
 from .state import State
+from .tokens import TokenBook
 from .webhooks import WebhookEmitter
 
 log = logging.getLogger("wacloud.sandbox")
@@ -84,6 +85,7 @@ class SandboxCore:
         if config.state_file:
             self.state.load(config.state_file)
         self.rng = random.Random(config.seed)
+        self.tokens = TokenBook(config, self.state.now)
         self.emitter = WebhookEmitter(config, self.state, self.rng)
         self.public_url = f"http://{config.host}:{config.port}"
         self._stages: tuple[deque[tuple[float, str]], ...] = (deque(), deque(), deque())
@@ -148,6 +150,7 @@ class SandboxCore:
         for stage in self._stages:
             stage.clear()
         self.state.reset()
+        self.tokens.reset()
         self.emitter.clear()
         self.reset_limits()
 

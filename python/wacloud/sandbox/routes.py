@@ -10,12 +10,15 @@ from typing import Any
 
 from aiohttp import web
 
-from . import messages, templates
+from . import conformance, messages, templates
 from .core import SandboxCore
 from .graph_errors import GraphError, invalid, invalid_parameter, nonexisting_field, unknown_object
 from .messages import ACCEPTED_MIME
+from .tokens import fingerprint
 
 CORE = web.AppKey("core", SandboxCore)
+# Request key: the bearer token the gate accepted (a typed key where aiohttp has them).
+TOKEN: Any = web.RequestKey("access_token", str) if hasattr(web, "RequestKey") else "wacloud.access_token"
 VERSION = r"{version:v\d+\.\d+}"
 
 # Meta's size limits per media category (bytes).
@@ -138,9 +141,26 @@ async def send_message(request: web.Request) -> web.Response:
     params = await read_params(request)
     _messaging_product(params)
     if "status" in params:
+        # Not checked against the spec: it shows mark-read only as an example, in no schema.
         return json_response(core.mark_read(messages.parse_mark_read(params)))
     message = messages.parse_send(params, core.media_mime)
-    return json_response(core.accept(message, request.match_info["version"]))
+    conformance.check_request(core.config, conformance.SEND_MESSAGE, request.query, params)
+    answer = core.accept(message, request.match_info["version"])
+    # Which token sent it, as a fingerprint: rotation tests check the right one was used.
+    record = core.state.messages.get(answer["messages"][0]["id"]) if answer.get("messages") else None
+    if record is not None and request.get(TOKEN):
+        record["token_fingerprint"] = fingerprint(request[TOKEN])
+    return json_response(answer)
+
+
+# -- access tokens --------------------------------------------------------------------
+async def debug_token(request: web.Request) -> web.Response:
+    """Meta's ``GET /debug_token?input_token=...``: what the sandbox knows of that token."""
+    input_token = request.query.get("input_token", "")
+    if not input_token:
+        required = "The parameter input_token is required"
+        raise GraphError(100, required + ".", message=f"(#100) {required}")
+    return json_response(request.app[CORE].tokens.debug(input_token))
 
 
 # -- media --------------------------------------------------------------------------
@@ -197,9 +217,9 @@ async def get_node(request: web.Request) -> web.Response:
     node = request.match_info["node"]
     config = core.config
     if node == config.phone_number_id:
-        fields = _fields(
-            request, PHONE_FIELDS, PHONE_FIELDS + EXTRA_PHONE_FIELDS, "WhatsAppBusinessPhoneNumber"
-        )
+        conformance.check_request(config, conformance.GET_PHONE_NUMBER, request.query)
+        known = conformance.node_fields(conformance.GET_PHONE_NUMBER, PHONE_FIELDS + EXTRA_PHONE_FIELDS)
+        fields = _fields(request, PHONE_FIELDS, known, "WhatsAppBusinessPhoneNumber")
         rate = config.messages_per_second or 0
         info = {
             "verified_name": config.verified_name,
@@ -218,15 +238,12 @@ async def get_node(request: web.Request) -> web.Response:
         }
         return json_response({f: info[f] for f in fields})
     if node == config.waba_id:
-        return json_response(
-            {
-                "id": config.waba_id,
-                "name": config.verified_name,
-                "currency": "USD",
-                "timezone_id": "1",
-                "message_template_namespace": "sandbox_" + config.waba_id,
-            }
-        )
+        conformance.check_request(config, conformance.GET_WABA, request.query)
+        waba = conformance.waba_node(config, core.ordered_templates())
+        known = conformance.node_fields(conformance.GET_WABA, tuple(waba))
+        fields = _fields(request, conformance.WABA_DEFAULT_FIELDS, known, "WhatsAppBusinessAccount")
+        return json_response({f: waba[f] for f in fields})
+    conformance.check_request(config, conformance.GET_MEDIA, request.query)
     record = core.live_media(node)
     if record is None:
         raise unknown_object(node, "GET")  # never existed, deleted, or expired
@@ -245,6 +262,7 @@ async def get_node(request: web.Request) -> web.Response:
 async def delete_node(request: web.Request) -> web.Response:
     core = request.app[CORE]
     node = request.match_info["node"]
+    conformance.check_request(core.config, conformance.DELETE_MEDIA, request.query)
     if node not in core.state.media:
         raise unknown_object(node, "DELETE")
     del core.state.media[node]
@@ -271,6 +289,7 @@ async def download_media(request: web.Request) -> web.Response:
 async def list_templates(request: web.Request) -> web.Response:
     core = request.app[CORE]
     _require_node(request, core.config.waba_id)
+    conformance.check_request(core.config, conformance.LIST_TEMPLATES, request.query)
     base = f"{_base_url(request)}{request.path}"
     return json_response(templates.list_page(core.ordered_templates(), dict(request.query), base))
 
@@ -278,12 +297,15 @@ async def list_templates(request: web.Request) -> web.Response:
 async def create_template(request: web.Request) -> web.Response:
     core = request.app[CORE]
     _require_node(request, core.config.waba_id)
-    return json_response(core.create_template(await read_params(request)))
+    params = await read_params(request)
+    conformance.check_request(core.config, conformance.CREATE_TEMPLATE, request.query, params)
+    return json_response(core.create_template(params))
 
 
 async def delete_template(request: web.Request) -> web.Response:
     core = request.app[CORE]
     _require_node(request, core.config.waba_id)
+    conformance.check_request(core.config, conformance.DELETE_TEMPLATE, request.query)
     name = request.query.get("name")
     if not name:
         raise GraphError(
@@ -307,14 +329,18 @@ async def delete_template(request: web.Request) -> web.Response:
 async def get_profile(request: web.Request) -> web.Response:
     core = request.app[CORE]
     _require_node(request, core.config.phone_number_id)
+    conformance.check_request(core.config, conformance.GET_PROFILE, request.query)
     wanted = [f.strip() for f in request.query.get("fields", "").split(",") if f.strip()] or list(
         PROFILE_FIELDS
     )
-    unknown = [f for f in wanted if f not in PROFILE_FIELDS]
+    known = conformance.node_fields(conformance.GET_PROFILE, PROFILE_FIELDS, list_items=True)
+    unknown = [f for f in wanted if f not in known]
     if unknown:
         raise nonexisting_field(unknown[0], "WhatsAppBusinessProfile")
     profile = core.state.profile
-    return json_response({"data": [{f: profile[f] for f in wanted if f in profile}]})
+    # Meta always names the messaging product and leaves out fields that were never set.
+    answer = {f: profile[f] for f in wanted if profile.get(f) not in (None, "", [])}
+    return json_response({"data": [{**answer, "messaging_product": "whatsapp"}]})
 
 
 def _profile_text(params: dict[str, Any], key: str, limit: int) -> None:
@@ -342,6 +368,7 @@ async def update_profile(request: web.Request) -> web.Response:
                 raise invalid("Each website must be an http or https URL of at most 256 characters.")
     if "vertical" in params and params["vertical"] not in VERTICALS:
         raise invalid(f"Param vertical must be one of {{{', '.join(sorted(VERTICALS))}}}.")
+    conformance.check_request(core.config, conformance.UPDATE_PROFILE, request.query, params)
     profile = core.state.profile
     for key in ("about", "address", "description", "email", "websites", "vertical"):
         if key in params:
@@ -356,7 +383,8 @@ async def update_profile(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     node = "/" + VERSION + "/{node:[^/_][^/]*}"
-    app.router.add_post(node + "/messages", send_message)
+    app.router.add_post(node + "/messages", send_message)  # first: the router tries them in order
+    app.router.add_get("/" + VERSION + "/debug_token", debug_token)  # before the node routes
     app.router.add_post(node + "/media", upload_media)
     app.router.add_get(node + "/message_templates", list_templates)
     app.router.add_post(node + "/message_templates", create_template)

@@ -189,6 +189,11 @@ class Sandbox:
     def clear_faults(self) -> dict[str, Any]:
         return self._call(control.set_faults, self._core, Faults().as_dict())
 
+    def graph_requests(self) -> int:
+        """Graph requests answered since the sandbox started, faulted or not (the control API
+        is not counted); compare two readings to count what a test sent."""
+        return self._call(lambda: self._core.config.faults.traffic.requests)
+
     def set_template_status(
         self,
         name_or_id: str,
@@ -219,6 +224,23 @@ class Sandbox:
 
     def advance_clock(self, seconds: float) -> dict[str, Any]:
         return self._call(control.advance_clock, self._core, {"advance_seconds": seconds})
+
+    def add_token(self, token: str, **options: Any) -> dict[str, Any]:
+        """Accept ``token`` too, or change a known one: ``expires_in`` (seconds on the sandbox
+        clock), ``expires_at``, ``scopes``, ``waba_ids``, ``granular_scopes``, ``type``, ``valid``
+        (false: revoked). ``debug_token`` answers from these; :meth:`reset` forgets them."""
+        return self._call(control.register_token, self._core, {"token": token, **options})
+
+    def tokens(self) -> list[dict[str, Any]]:
+        """Every known token: ``fingerprint`` (see :func:`token_fingerprint`), expiry, scopes, ``usable``."""
+        return self._call(self._core.tokens.views)
+
+    @staticmethod
+    def token_fingerprint(token: str) -> str:
+        """What sent messages record as ``token_fingerprint`` for the token they were sent with."""
+        from .tokens import fingerprint
+
+        return fingerprint(token)
 
     def reset(self) -> None:
         self._call(self._core.reset)

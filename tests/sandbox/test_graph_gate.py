@@ -1,0 +1,54 @@
+"""The one middleware in front of every route (sandbox/server.py): each failure leaves as Meta's
+error object, whatever raised it, and the control API is never gated. Also the command line's
+garbage-collection setting (a process of its own)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from sandbox_support import assert_valid_error
+
+
+def test_an_unknown_path_and_a_wrong_method_are_metas_unknown_object(graph):
+    for method, path in (("GET", "/12345/no_such_edge"), ("PUT", f"/{graph.phone}/messages")):
+        error = assert_valid_error(graph.request(method, path), 100, 400)
+        assert error["error_subcode"] == 33
+        assert f"Unsupported {method.lower()} request" in error["message"]
+
+
+def test_a_bug_in_a_handler_is_metas_unknown_error_and_the_next_send_works(
+    graph, wa_sandbox, open_window, monkeypatch
+):
+    core = wa_sandbox._core
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("sandbox bug")
+
+    monkeypatch.setattr(core, "accept", broken)
+    error = assert_valid_error(graph.text(to=open_window), 1, 400)
+    assert error["message"] == "(#1) An unknown error occurred"
+    monkeypatch.undo()
+    assert graph.text(to=open_window).status == 200
+
+
+def test_a_fault_set_after_quiet_requests_applies_at_once(graph, wa_sandbox, open_window):
+    assert graph.text(to=open_window).status == 200  # no fault: the quiet path
+    wa_sandbox.set_faults(rate_limit_next=1)
+    assert_valid_error(graph.text(to=open_window), 130429, 400)
+    assert graph.text(to=open_window).status == 200
+
+
+def test_the_control_api_needs_no_token(graph):
+    assert graph.control("GET", "/faults").status == 200
+
+
+def test_the_command_line_process_collects_less_often_and_freezes_what_it_loaded():
+    code = (
+        "import gc\n"
+        "from wacloud.sandbox.server import tune_gc_for_serving\n"
+        "tune_gc_for_serving()\n"
+        "print(gc.get_threshold()[0], gc.get_freeze_count() > 0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["20000", "True"]
