@@ -16,6 +16,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "wacloud/circuit_breaker.hpp"
 #include "wacloud/errors.hpp"
 #include "wacloud/graph_client.hpp"
 #include "wacloud/media.hpp"
@@ -23,7 +24,9 @@
 #include "wacloud/phone.hpp"
 #include "wacloud/rate_limiter.hpp"
 #include "wacloud/signature.hpp"
+#include "wacloud/token_info.hpp"
 #include "wacloud/webhook.hpp"
+#include "wacloud/webhook_routing.hpp"
 
 namespace py = pybind11;
 
@@ -744,6 +747,30 @@ class WebhookGcPause {
 
 void bind_webhook(py::module_& m) {
   m.def(
+      "webhook_routing",
+      [](const py::object& body) -> py::object {
+        std::optional<wacloud::WebhookRouting> routing;
+        if (PyByteArray_Check(body.ptr())) {  // mutable: copy before releasing the GIL
+          std::string copy(bytes_view(body));
+          py::gil_scoped_release release;
+          routing = wacloud::webhook_routing(copy);
+        } else {
+          std::string_view view = bytes_view(body);
+          py::gil_scoped_release release;
+          routing = wacloud::webhook_routing(view);
+        }
+        if (!routing) return py::none();
+        py::list changes, fields;
+        for (const wacloud::RoutedChangeIds& ids : routing->changes) {
+          py::object phone_number_id = py::none();
+          if (ids.phone_number_id) phone_number_id = py::str(*ids.phone_number_id);
+          changes.append(py::make_tuple(ids.waba_id, phone_number_id));
+        }
+        for (const std::string& field : routing->fields) fields.append(py::str(field));
+        return py::make_tuple(changes, fields);
+      },
+      py::arg("body"));
+  m.def(
       "parse_webhook",
       [](const py::object& body) {
         std::vector<wacloud::Event> events;
@@ -1020,6 +1047,30 @@ py::tuple client_remote_media(const wacloud::RemoteMedia& media) {
   return py::make_tuple(media.id, media.url, media.mime_type, media.sha256, media.file_size);
 }
 
+py::dict client_token_info(const wacloud::TokenInfo& info) {
+  py::list granular;
+  for (const auto& scope : info.granular_scopes) {
+    granular.append(py::make_tuple(scope.scope, py::tuple(py::cast(scope.target_ids))));
+  }
+  py::dict out;
+  out["is_valid"] = info.is_valid;
+  out["app_id"] = info.app_id;
+  out["type"] = info.type;
+  out["application"] = info.application;
+  out["user_id"] = info.user_id;
+  out["expires_at"] = info.expires_at;
+  out["data_access_expires_at"] = info.data_access_expires_at;
+  out["issued_at"] = info.issued_at;
+  out["scopes"] = py::tuple(py::cast(info.scopes));
+  out["granular_scopes"] = py::tuple(granular);
+  out["missing_scopes"] =
+      py::tuple(py::cast(wacloud::missing_scopes(info, wacloud::required_token_scopes())));
+  out["error_code"] = info.error_code;
+  out["error_subcode"] = info.error_subcode;
+  out["error_message"] = info.error_message;
+  return out;
+}
+
 wacloud::Message client_message(const std::string& type, const std::string& fields) {
   boost::json::value parsed = client_json_argument(fields, "fields");
   if (!parsed.is_object()) wacloud::throw_invalid_parameter("fields", "must be an object");
@@ -1039,6 +1090,8 @@ void bind_client(py::module_& m) {
       },
       py::arg("type"), py::arg("fields"), py::arg("to"), py::arg("reply_to") = "",
       py::arg("default_region") = "");
+
+  m.def("required_token_scopes", &wacloud::required_token_scopes);
 
   py::class_<GraphClient>(m, "GraphClient")
       .def(py::init([](std::string access_token, std::string phone_number_id, std::string waba_id,
@@ -1209,8 +1262,116 @@ void bind_client(py::module_& m) {
              }
              return webhook_json(number);
            })
+      .def(
+          "debug_token",
+          [](GraphClient& client, const std::string& input_token) {
+            wacloud::TokenInfo info;
+            {
+              py::gil_scoped_release release;
+              info = client.debug_token(input_token);
+            }
+            return client_token_info(info);
+          },
+          py::arg("input_token") = "")
       .def("backoff_seconds", &GraphClient::backoff_seconds, py::arg("attempt"),
            py::arg("retry_after") = py::none());
+}
+
+// ---- circuit breaker -------------------------------------------------------
+// Calls take the time from Python (wacloud/circuit.py reads its clock), so one
+// clock drives every backend and tests can move it. Results are plain tuples
+// and dicts; the Python module turns them into its types.
+void bind_circuit_breaker(py::module_& m) {
+  using wacloud::CircuitBreaker;
+  using wacloud::CircuitBreakerConfig;
+  auto make_config = [](int failure_threshold, std::optional<double> error_rate,
+                        double window_seconds, int min_calls, double cool_down_seconds,
+                        double max_cool_down_seconds) {
+    CircuitBreakerConfig config;
+    config.failure_threshold = failure_threshold;
+    config.error_rate = error_rate;
+    config.window_seconds = window_seconds;
+    config.min_calls = min_calls;
+    config.cool_down_seconds = cool_down_seconds;
+    config.max_cool_down_seconds = max_cool_down_seconds;
+    return config;
+  };
+  auto transition = [](wacloud::CircuitTransition t) {
+    return std::string(wacloud::circuit_transition_name(t));
+  };
+  py::class_<CircuitBreaker, std::shared_ptr<CircuitBreaker>>(m, "CircuitBreaker")
+      .def(
+          "allow",
+          [transition](CircuitBreaker& breaker, const std::string& key, double now) {
+            wacloud::CircuitPermit permit;
+            {
+              py::gil_scoped_release release;
+              permit = breaker.allow(key, now);
+            }
+            return py::make_tuple(permit.allowed, permit.probe, permit.retry_in,
+                                  transition(permit.transition));
+          },
+          py::arg("key"), py::arg("now"))
+      .def(
+          "record_success",
+          [transition](CircuitBreaker& breaker, const std::string& key, double now) {
+            py::gil_scoped_release release;
+            return transition(breaker.record_success(key, now));
+          },
+          py::arg("key"), py::arg("now"))
+      .def(
+          "record_failure",
+          [transition](CircuitBreaker& breaker, const std::string& key, double now) {
+            py::gil_scoped_release release;
+            return transition(breaker.record_failure(key, now));
+          },
+          py::arg("key"), py::arg("now"))
+      .def(
+          "status",
+          [](CircuitBreaker& breaker, const std::string& key) {
+            wacloud::CircuitRecord record;
+            {
+              py::gil_scoped_release release;
+              record = breaker.status(key);
+            }
+            py::dict view;
+            view["state"] = std::string(wacloud::circuit_state_name(record.state));
+            view["consecutive_failures"] = record.consecutive_failures;
+            view["window_start"] = record.window_start;
+            view["calls"] = record.calls;
+            view["failures"] = record.failures;
+            view["opened_at"] = record.opened_at;
+            view["cool_down"] = record.cool_down;
+            view["probe_started"] = record.probe_started;
+            return view;
+          },
+          py::arg("key"));
+  py::class_<wacloud::MemoryCircuitBreaker, CircuitBreaker,
+             std::shared_ptr<wacloud::MemoryCircuitBreaker>>(m, "MemoryCircuitBreaker")
+      .def(py::init([make_config](int failure_threshold, std::optional<double> error_rate,
+                                  double window_seconds, int min_calls, double cool_down_seconds,
+                                  double max_cool_down_seconds) {
+             return std::make_shared<wacloud::MemoryCircuitBreaker>(
+                 make_config(failure_threshold, error_rate, window_seconds, min_calls,
+                             cool_down_seconds, max_cool_down_seconds));
+           }),
+           py::arg("failure_threshold") = 5, py::arg("error_rate") = 0.5,
+           py::arg("window_seconds") = 60.0, py::arg("min_calls") = 20,
+           py::arg("cool_down_seconds") = 30.0, py::arg("max_cool_down_seconds") = 300.0);
+  py::class_<wacloud::SqliteCircuitBreaker, CircuitBreaker,
+             std::shared_ptr<wacloud::SqliteCircuitBreaker>>(m, "SqliteCircuitBreaker")
+      .def(py::init([make_config](std::string path, int failure_threshold,
+                                  std::optional<double> error_rate, double window_seconds,
+                                  int min_calls, double cool_down_seconds,
+                                  double max_cool_down_seconds) {
+             return std::make_shared<wacloud::SqliteCircuitBreaker>(
+                 std::move(path), make_config(failure_threshold, error_rate, window_seconds,
+                                              min_calls, cool_down_seconds, max_cool_down_seconds));
+           }),
+           py::arg("path"), py::arg("failure_threshold") = 5, py::arg("error_rate") = 0.5,
+           py::arg("window_seconds") = 60.0, py::arg("min_calls") = 20,
+           py::arg("cool_down_seconds") = 30.0, py::arg("max_cool_down_seconds") = 300.0)
+      .def_property_readonly("path", &wacloud::SqliteCircuitBreaker::path);
 }
 
 // @@ bind functions above this line (one `void bind_<concern>(py::module_&)` each)
@@ -1226,5 +1387,6 @@ PYBIND11_MODULE(_core, m) {
   bind_media(m);
   bind_rate_limiter(m);
   bind_client(m);
+  bind_circuit_breaker(m);
   // @@ bind calls above this line
 }

@@ -25,6 +25,30 @@ def test_sign_matches_python_hmac(secret, body):
     assert sign(secret, body) == python_signature(secret_bytes, body)
 
 
+def test_signatures_stay_right_when_secrets_alternate_and_across_threads():
+    # The core keeps the last secret's HMAC state per thread: switching secrets, keys longer
+    # than SHA-256's 64-byte block (hashed first) and exactly one block must all still match.
+    from concurrent.futures import ThreadPoolExecutor
+
+    secrets = [b"a", b"b" * 64, b"c" * 65, b"d" * 300, b""]
+    bodies = [b"", b"x", bytes(range(256)) * 9]
+
+    def check(offset: int) -> int:
+        checked = 0
+        for round_number in range(20):
+            secret = secrets[(round_number + offset) % len(secrets)]
+            for body in bodies:
+                expected = python_signature(secret, body)
+                assert sign(secret, body) == expected
+                assert verify_signature(secret, body, expected) is bool(secret)
+                assert not verify_signature(secret + b"!", body, expected)
+                checked += 1
+        return checked
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert sum(pool.map(check, range(8))) == 8 * 20 * len(bodies)
+
+
 def test_verify_accepts_python_hmac_signature():
     body = b'{"entry":[{"id":"1"}]}'
     assert verify_signature("s3cret", body, python_signature(b"s3cret", body))

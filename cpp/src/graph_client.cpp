@@ -1,7 +1,8 @@
 // Endpoints and shapes from Meta's Cloud API reference: POST /<phone-number-id>
 // /messages, /<phone-number-id>/media (multipart), GET/DELETE /<media-id>,
 // /<waba-id>/message_templates (paged with paging.next),
-// /<phone-number-id>/whatsapp_business_profile and GET /<phone-number-id>.
+// /<phone-number-id>/whatsapp_business_profile, GET /<phone-number-id> and
+// GET /debug_token (Graph API reference).
 #include "wacloud/graph_client.hpp"
 
 #include <algorithm>
@@ -424,6 +425,16 @@ json::object GraphClient::get_phone_number() {
                       "throughput,messaging_limit_tier,code_verification_status,"
                       "name_status,platform_type"),
       "phone number");
+}
+
+TokenInfo GraphClient::debug_token(std::string_view input_token) {
+  std::string token = input_token.empty() ? config_.access_token : std::string(input_token);
+  try {
+    return parse_token_info(call("GET", debug_token_path(token)));
+  } catch (const GraphError& error) {
+    // The token sits in the query: keep it out of any message that reaches a log.
+    throw GraphError(redact_secret(error.info(), token));
+  }
 }
 
 }  // namespace wacloud

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import media, messages, phone, webhook
-from .client import Client, RemoteMedia, SendResult
+from .client import REQUIRED_TOKEN_SCOPES, Client, GranularScope, RemoteMedia, SendResult, TokenInfo
 from .errors import (
     AuthenticationError,
     DeliveryUnknown,
@@ -43,6 +43,7 @@ from .security import sign, verify_signature, verify_subscription
 __version__ = "0.1.0"
 
 __all__ = [
+    "REQUIRED_TOKEN_SCOPES",
     "AuthenticationError",
     "Client",
     "DeliveryUnknown",
@@ -50,6 +51,7 @@ __all__ = [
     "Event",
     "EventType",
     "FieldUpdate",
+    "GranularScope",
     "GraphAPIError",
     "InboundMessage",
     "InvalidItem",
@@ -74,6 +76,7 @@ __all__ = [
     "StatusUpdate",
     "TemplateError",
     "TemplateStatusUpdate",
+    "TokenInfo",
     "TransientError",
     "WacloudError",
     "WebhookError",

@@ -27,6 +27,10 @@ WebhookEvent = InboundMessage | StatusUpdate | WebhookError | TemplateStatusUpda
 WEBHOOK_MAX_DEPTH: int
 
 def parse_webhook(body: _BytesLike) -> list[Event]: ...
+
+# (WABA id, phone number id) per change, repeats dropped, and the changes' fields; None when
+# only a full decode can answer (not a JSON object, not UTF-8, an id neither text nor integer).
+def webhook_routing(body: _BytesLike) -> tuple[list[tuple[str, str | None]], list[str]] | None: ...
 def parse_webhooks(
     bodies: Sequence[_BytesLike], return_exceptions: bool = False, chunk: int = 64
 ) -> list[list[Event] | WebhookPayloadError]: ...
@@ -55,6 +59,7 @@ _RemoteMedia = tuple[str, str, str, str, int]  # id, url, mime_type, sha256 hex,
 def build_message_payload(
     type: str, fields: str, to: str, reply_to: str = "", default_region: str = ""
 ) -> str: ...
+def required_token_scopes() -> list[str]: ...
 
 class GraphClient:
     def __init__(
@@ -89,6 +94,7 @@ class GraphClient:
     def get_business_profile(self) -> dict[str, Any]: ...
     def update_business_profile(self, fields: str) -> None: ...
     def get_phone_number(self) -> dict[str, Any]: ...
+    def debug_token(self, input_token: str = "") -> dict[str, Any]: ...  # see wacloud.client.TokenInfo
     def backoff_seconds(self, attempt: int, retry_after: float | None = None) -> float: ...
 
 # phone
@@ -134,3 +140,37 @@ class SqliteRateLimiter(RateLimiter):
     def path(self) -> str: ...
     @property
     def tracked_buckets(self) -> int: ...
+
+# circuit breaker
+class CircuitBreaker:
+    """Abstract. ``allow`` returns (allowed, probe, retry_in, transition); the
+    ``record_*`` calls return the transition made ("" when none)."""
+    def allow(self, key: str, now: float) -> tuple[bool, bool, float, str]: ...
+    def record_success(self, key: str, now: float) -> str: ...
+    def record_failure(self, key: str, now: float) -> str: ...
+    def status(self, key: str) -> dict[str, str | int | float]: ...
+
+class MemoryCircuitBreaker(CircuitBreaker):
+    def __init__(
+        self,
+        failure_threshold: int = 5,
+        error_rate: float | None = 0.5,
+        window_seconds: float = 60.0,
+        min_calls: int = 20,
+        cool_down_seconds: float = 30.0,
+        max_cool_down_seconds: float = 300.0,
+    ) -> None: ...
+
+class SqliteCircuitBreaker(CircuitBreaker):
+    def __init__(
+        self,
+        path: str,
+        failure_threshold: int = 5,
+        error_rate: float | None = 0.5,
+        window_seconds: float = 60.0,
+        min_calls: int = 20,
+        cool_down_seconds: float = 30.0,
+        max_cool_down_seconds: float = 300.0,
+    ) -> None: ...
+    @property
+    def path(self) -> str: ...

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
 
 from . import _core
@@ -39,7 +41,16 @@ from .messages import (
     dumps_fields,
 )
 
-__all__ = ["DEFAULT_API_VERSION", "Client", "PythonRateLimiter", "RemoteMedia", "SendResult"]
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "REQUIRED_TOKEN_SCOPES",
+    "Client",
+    "GranularScope",
+    "PythonRateLimiter",
+    "RemoteMedia",
+    "SendResult",
+    "TokenInfo",
+]
 
 # A current Graph API version. Meta keeps each version about two years (v21.0 is retired on
 # 2027-01-21); from v24.0 status webhooks no longer carry ``conversation``.
@@ -67,6 +78,97 @@ class RemoteMedia:
     mime_type: str
     sha256: str
     file_size: int
+
+
+#: The permissions a token needs for wacloud: messages, and templates and the number's settings.
+REQUIRED_TOKEN_SCOPES: tuple[str, ...] = tuple(_core.required_token_scopes())
+
+
+def _utc(seconds: int) -> datetime | None:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc) if seconds else None
+
+
+@dataclass(frozen=True)
+class GranularScope:
+    """A permission limited to some objects: ``target_ids`` are WABA (or page) ids;
+    empty means every object the token's user can reach."""
+
+    scope: str
+    target_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What Meta's ``debug_token`` says about an access token. ``expires_at`` is
+    ``None`` for a token that never expires (system user tokens);
+    ``missing_permissions`` are those of :data:`REQUIRED_TOKEN_SCOPES` it lacks.
+    An invalid token has ``valid`` false and Meta's reason in ``error_code``
+    (190), ``error_subcode`` (463: expired, 460: password changed, ...) and
+    ``error_message``."""
+
+    valid: bool
+    app_id: str
+    type: str
+    application: str
+    user_id: str
+    expires_at: datetime | None
+    data_access_expires_at: datetime | None
+    issued_at: datetime | None
+    scopes: tuple[str, ...]
+    granular_scopes: tuple[GranularScope, ...]
+    missing_permissions: tuple[str, ...]
+    error_code: int = 0
+    error_subcode: int = 0
+    error_message: str = ""
+
+    @classmethod
+    def _from_core(cls, raw: Mapping[str, Any]) -> TokenInfo:
+        return cls(
+            valid=bool(raw["is_valid"]),
+            app_id=raw["app_id"],
+            type=raw["type"],
+            application=raw["application"],
+            user_id=raw["user_id"],
+            expires_at=_utc(raw["expires_at"]),
+            data_access_expires_at=_utc(raw["data_access_expires_at"]),
+            issued_at=_utc(raw["issued_at"]),
+            scopes=tuple(raw["scopes"]),
+            granular_scopes=tuple(GranularScope(scope, tuple(ids)) for scope, ids in raw["granular_scopes"]),
+            missing_permissions=tuple(raw["missing_scopes"]),
+            error_code=raw["error_code"],
+            error_subcode=raw["error_subcode"],
+            error_message=raw["error_message"],
+        )
+
+    @property
+    def expired(self) -> bool:
+        """Meta says the session expired (subcode 463), or ``expires_at`` has passed."""
+        if self.error_subcode == 463:
+            return True
+        return self.expires_at is not None and self.expires_at.timestamp() <= time.time()
+
+    def seconds_left(self, now: datetime | None = None) -> float | None:
+        """Seconds until ``expires_at`` (negative once past); ``None`` when it never expires."""
+        if self.expires_at is None:
+            return None
+        now = now or datetime.now(timezone.utc)
+        return (self.expires_at - now).total_seconds()
+
+    def target_ids(self, scope: str) -> tuple[str, ...] | None:
+        """The objects ``scope`` is limited to; ``None`` when the token lacks the
+        scope's granular entry (or it names no targets: every object)."""
+        for granular in self.granular_scopes:
+            if granular.scope == scope:
+                return granular.target_ids or None
+        return None
+
+    def covers(self, waba_id: str) -> bool:
+        """Whether every required permission that lists target ids includes ``waba_id``."""
+        for scope in REQUIRED_TOKEN_SCOPES:
+            targets = self.target_ids(scope)
+            if targets is not None and waba_id not in targets:
+                return False
+        return True
 
 
 @runtime_checkable
@@ -390,6 +492,15 @@ class Client:
         """The number's health: ``verified_name``, ``display_phone_number``,
         ``quality_rating``, ``throughput``, ``messaging_limit_tier``, ..."""
         return self._core.get_phone_number()
+
+    def debug_token(self, input_token: str | None = None) -> TokenInfo:
+        """Ask Meta (``GET /debug_token``) about ``input_token``, by default this
+        client's own token: validity, expiry, permissions and the WABAs they reach.
+        An unknown or expired token is not an exception: ``valid`` is false and
+        Meta's reason is in ``error_message``."""
+        if input_token is not None and not isinstance(input_token, str):
+            raise TypeError(f"input_token must be a str, not {type(input_token).__name__}")
+        return TokenInfo._from_core(self._core.debug_token(input_token or ""))
 
     # ---- internals -------------------------------------------------------------
     def _prepare(self, to: Any, message: Any, reply_to: str | None) -> tuple[str, str]:

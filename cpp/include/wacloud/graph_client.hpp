@@ -23,6 +23,7 @@
 #include "wacloud/errors.hpp"
 #include "wacloud/payloads.hpp"
 #include "wacloud/rate_limiter.hpp"
+#include "wacloud/token_info.hpp"
 
 namespace wacloud {
 
@@ -129,6 +130,9 @@ class GraphClient {
   boost::json::object get_business_profile();
   void update_business_profile(const boost::json::object& fields);
   boost::json::object get_phone_number();
+  // Meta's debug_token for `input_token` (empty: this client's own token). The
+  // input token travels in the query, as Meta requires; errors never show it.
+  TokenInfo debug_token(std::string_view input_token = {});
 
   // Any Graph call: `path` after the version ("/<id>/...", query included).
   // Idempotent calls (GET, DELETE) are also retried after timeouts.
