@@ -12,6 +12,9 @@ import sys
 
 import pytest
 
+# Fails the run when a log record carries a fixture secret or phone number (tests/log_scan.py).
+pytest_plugins = ["log_scan"]
+
 _core_path = os.environ.get("WACLOUD_CORE_PATH")
 if _core_path and "wacloud._core" in sys.modules:
     # The sandbox's pytest11 plugin imports wacloud before any conftest runs.

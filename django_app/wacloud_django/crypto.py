@@ -78,6 +78,23 @@ def _all_keys() -> dict[str, bytes]:
     return keys
 
 
+def current_key_id() -> str:
+    """The id of :func:`current_key`, as written in every new token."""
+    return _key_id(current_key())
+
+
+def keys_by_id() -> dict[str, bytes]:
+    """Every configured key (the current one first, then the fallbacks) by its id."""
+    return _all_keys()
+
+
+def token_key_id(token: str) -> str | None:
+    """The key id written in a token made by :func:`encrypt`, read without decrypting;
+    ``None`` when ``token`` is not one."""
+    parts = token.split(":")
+    return parts[1] if len(parts) == 3 and parts[0] == VERSION else None
+
+
 def _aad(purpose: str) -> bytes:
     return f"{VERSION}:{purpose}".encode()
 

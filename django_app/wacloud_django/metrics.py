@@ -39,6 +39,11 @@ from .exceptions import SettingError
 INSTALL_HINT = 'pip install "wacloud[metrics]"'
 #: Seconds from a webhook's intake to the end of its processing.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+#: Seconds a send waited for a rate limiter slot, and seconds one Graph API call took.
+WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+CALL_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+#: A wait at least this long counts as one in ``wacloud_rate_limit_waits_total``.
+WAITED_SECONDS = 0.001
 
 try:
     import prometheus_client
@@ -136,6 +141,22 @@ if prometheus_client is not None:
         buckets=LATENCY_BUCKETS, registry=REGISTRY,
     )  # fmt: skip
 
+    RATE_LIMIT_WAITS = Counter(
+        "wacloud_rate_limit_waits",
+        "Sends the rate limiter made wait (1 ms or more), by outcome (acquired, or timed_out: no slot).",
+        ["outcome"], registry=REGISTRY,
+    )  # fmt: skip
+    RATE_LIMIT_WAIT = Histogram(
+        "wacloud_rate_limit_wait_seconds", "Seconds each send waited for a rate limiter slot.",
+        buckets=WAIT_BUCKETS, registry=REGISTRY,
+    )  # fmt: skip
+    META_CALL_LATENCY = Histogram(
+        "wacloud_meta_call_seconds",
+        "Seconds per Graph API call of the Django services (the client's own retries included, the "
+        "rate limiter's wait not), by endpoint and outcome (ok, error).",
+        ["endpoint", "outcome"], buckets=CALL_BUCKETS, registry=REGISTRY,
+    )  # fmt: skip
+
     class DatabaseCollector:
         """Backlog gauges counted from the database at scrape time."""
 
@@ -212,6 +233,7 @@ if prometheus_client is not None:
             webhooks.add_metric([status], by_status.get(status, 0))
         return [
             webhooks,
+            circuit_gauge(),
             gauge("wacloud_webhook_events_failed_retriable",
                   "Failed webhook events a retry may still fix (retriable).", failed_retriable_events),
             gauge("wacloud_webhook_oldest_pending_age_seconds",
@@ -227,6 +249,27 @@ if prometheus_client is not None:
                   "Failed outbound messages that may have reached Meta: a human decides.",
                   failures.get(Message.SendFailure.UNKNOWN, 0)),
         ]  # fmt: skip
+
+    def circuit_gauge() -> Any:
+        """The circuit breaker of each active account, read from its shared store at scrape
+        time (with the memory backend: the scraping process's own view)."""
+        from .models import BusinessAccount
+        from .services.circuit import STATE_VALUES, circuit_status
+
+        family = GaugeMetricFamily(
+            "wacloud_circuit_state",
+            "Circuit breaker per account: 0 closed (sending), 1 open (sends wait), 2 half-open "
+            "(one probe in flight). Absent while the breaker is disabled.",
+            labels=["phone_number_id"],
+        )
+        for account in BusinessAccount.objects.filter(is_active=True).order_by("pk"):
+            try:
+                status = circuit_status(account)
+            except Exception:  # the breaker's store is down: no value rather than a failed scrape
+                continue
+            if status is not None:
+                family.add_metric([account.phone_number_id], STATE_VALUES[status.state])
+        return family
 
     def multiprocess_dir() -> str | None:
         return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
@@ -301,3 +344,18 @@ if prometheus_client is not None:
         signals.webhook_error.connect(on_webhook_error, dispatch_uid=f"{uid}.error")
 
     connect()
+
+
+def observe_rate_limit_wait(seconds: float, acquired: bool) -> None:
+    """One rate limiter acquisition (services/instrumentation.py); nothing while disabled."""
+    if prometheus_client is None or not enabled():
+        return
+    RATE_LIMIT_WAIT.observe(seconds)
+    if seconds >= WAITED_SECONDS or not acquired:
+        RATE_LIMIT_WAITS.labels("acquired" if acquired else "timed_out").inc()
+
+
+def observe_meta_call(endpoint: str, seconds: float, ok: bool) -> None:
+    """One Graph API call (services/instrumentation.py); nothing while disabled."""
+    if prometheus_client is not None and enabled():
+        META_CALL_LATENCY.labels(endpoint, "ok" if ok else "error").observe(max(seconds, 0.0))

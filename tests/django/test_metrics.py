@@ -4,6 +4,7 @@ real webhooks and sends, backlog gauges read from the database, parseable output
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -248,3 +249,114 @@ def test_the_check_leaves_a_non_dict_wacloud_to_e001_and_refuses_a_non_dict_metr
     settings.WACLOUD = {"METRICS": True}
     [problem] = metrics.check_metrics()
     assert problem.id == "wacloud.E030" and "METRICS" in problem.msg
+
+
+# -- Graph API call latency and rate limiter waits (services/instrumentation.py) --------------------
+
+
+class FakeClock:
+    """time.monotonic for services/instrumentation.py, moved only by SlowLimiter."""
+
+    now = 1000.0
+
+    @classmethod
+    def monotonic(cls) -> float:
+        return cls.now
+
+
+class SlowLimiter:
+    """A RATE_LIMIT backend factory (dotted path) whose every slot costs 0.3 s of FakeClock."""
+
+    def __init__(self, per_second: float, per_hour: float | None) -> None:
+        self.calls = 0
+
+    def acquire(self, key: str, recipient: str = "", timeout: float | None = None) -> bool:
+        self.calls += 1
+        FakeClock.now += 0.3
+        return True
+
+
+def test_meta_calls_are_timed_by_endpoint_and_outcome(client, enabled, sandbox, account):
+    from wacloud_django.services.templates import sync_templates
+
+    calls = "wacloud_meta_call_seconds"
+    before = scrape(client)
+    sandbox.inject_inbound(**{"from": CUSTOMER}, name="Ana", type="text", text="hello")
+    Contact.objects.create(account=account, wa_id=CUSTOMER, last_inbound_at=timezone.now())
+    Contact.objects.create(account=account, wa_id="15550002222", last_inbound_at=timezone.now())
+    assert send_message(account, CUSTOMER, "text", "Hi", enqueue=False).status == Message.Status.SENT
+    assert send_message(account, "15550002222", "text", "hi?", enqueue=False).status == Message.Status.FAILED
+    sync_templates(account)
+    after = scrape(client)
+    for labels in (
+        {"endpoint": "send", "outcome": "ok"},
+        {"endpoint": "send", "outcome": "error"},
+        {"endpoint": "templates", "outcome": "ok"},
+    ):
+        count = sample(after, calls, f"{calls}_count", **labels)
+        assert count == sample(before, calls, f"{calls}_count", **labels) + 1, labels
+        assert sample(after, calls, f"{calls}_bucket", le="+Inf", **labels) == count
+
+
+def test_rate_limiter_waits_are_counted_and_kept_out_of_the_call_latency(
+    client, enabled, sandbox, account, settings, monkeypatch
+):
+    from wacloud_django.services import instrumentation
+
+    settings.WACLOUD = {**settings.WACLOUD, "RATE_LIMIT": {"BACKEND": "test_metrics.SlowLimiter"}}
+    monkeypatch.setattr(instrumentation, "time", FakeClock)
+    waits, wait, calls = (
+        "wacloud_rate_limit_waits",
+        "wacloud_rate_limit_wait_seconds",
+        "wacloud_meta_call_seconds",
+    )
+    before = scrape(client)
+    sandbox.inject_inbound(**{"from": CUSTOMER}, name="Ana", type="text", text="hello")
+    Contact.objects.create(account=account, wa_id=CUSTOMER, last_inbound_at=timezone.now())
+    for text in ("one", "two"):
+        assert send_message(account, CUSTOMER, "text", text, enqueue=False).status == Message.Status.SENT
+    after = scrape(client)
+    assert sample(after, waits, f"{waits}_total", outcome="acquired") == (
+        sample(before, waits, f"{waits}_total", outcome="acquired") + 2
+    )
+    assert sample(after, wait, f"{wait}_sum") == pytest.approx(sample(before, wait, f"{wait}_sum") + 0.6)
+    assert sample(after, wait, f"{wait}_bucket", le="0.25") == sample(
+        before, wait, f"{wait}_bucket", le="0.25"
+    )
+    # The 0.3 s each send waited is the limiter's, not Meta's: the calls took no FakeClock time.
+    ok = {"endpoint": "send", "outcome": "ok"}
+    assert sample(after, calls, f"{calls}_sum", **ok) == pytest.approx(
+        sample(before, calls, f"{calls}_sum", **ok)
+    )
+
+
+def test_the_core_keeps_its_own_limiter_while_metrics_are_disabled(sandbox, account, settings):
+    from wacloud_django.services.clients import client_for
+    from wacloud_django.services.instrumentation import MeasuredRateLimiter
+
+    client = client_for(account)
+    assert client.client._python_limiter is None  # the C++ limiter, asked inside the core
+    assert client.phone_number_id == account.phone_number_id  # attributes pass through
+    settings.WACLOUD = {**settings.WACLOUD, "METRICS": {"ENABLED": True}}
+    assert isinstance(client_for(account).client._python_limiter, MeasuredRateLimiter)
+
+
+def test_a_malformed_metrics_setting_never_breaks_a_send(sandbox, account, settings):
+    settings.WACLOUD = {**settings.WACLOUD, "METRICS": True}  # wacloud.E030 says so; sends go on
+    sandbox.inject_inbound(**{"from": CUSTOMER}, name="Ana", type="text", text="hello")
+    Contact.objects.create(account=account, wa_id=CUSTOMER, last_inbound_at=timezone.now())
+    assert send_message(account, CUSTOMER, "text", "Hi", enqueue=False).status == Message.Status.SENT
+
+
+def test_the_starter_alert_rules_parse_and_name_only_metrics_we_serve(client, enabled):
+    yaml = pytest.importorskip("yaml", reason="PyYAML is not installed: prometheus-alerts.yml not parsed")
+    rules_file = Path(__file__).resolve().parents[2] / "docs" / "prometheus-alerts.yml"
+    [group] = yaml.safe_load(rules_file.read_text())["groups"]
+    assert group["name"] == "wacloud" and group["rules"]
+    served = set(scrape(client))
+    for rule in group["rules"]:
+        assert set(rule) <= {"alert", "expr", "for", "labels", "annotations"}, rule["alert"]
+        assert rule["alert"].startswith("Wacloud") and rule["labels"]["severity"]
+        for name in re.findall(r"\bwacloud_\w+", rule["expr"]):
+            family = re.sub(r"_(total|count|sum|bucket)$", "", name)
+            assert family in served, f"{rule['alert']}: {name} is not served"

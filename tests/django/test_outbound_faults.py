@@ -235,3 +235,52 @@ def test_an_old_key_listed_as_fallback_passes_the_check(account, settings):
         "ENCRYPTION_KEY_FALLBACKS": [settings.WACLOUD["ENCRYPTION_KEY"]],
     }
     call_command("check")
+
+
+def test_a_database_error_before_the_request_leaves_keeps_the_message_queued(sandbox, queued, monkeypatch):
+    """SQLite's "table is locked" (or a dropped connection) while preparing the send: nothing
+    reached Meta, so the row is queued again, and the next sender sends it exactly once."""
+    from django.db import OperationalError
+
+    from wacloud_django.services import outbound
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database table is locked: wacloud_message")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(outbound, "build_message", locked)
+        result = deliver_message(queued.pk)
+    assert (result.outcome, result.status) == ("retry", Message.Status.QUEUED)
+    queued.refresh_from_db()
+    assert queued.status == Message.Status.QUEUED and queued.sending_since is None
+    assert queued.handed_off_at is None and sandbox.sent_messages() == []
+
+    assert deliver_message(queued.pk).outcome == "sent"
+    assert len(sandbox.sent_messages()) == 1
+
+
+def test_a_database_error_after_the_request_left_is_unknown(sandbox, queued, monkeypatch):
+    from django.db import OperationalError
+
+    from wacloud_django.services import outbound
+
+    real = outbound.client_for
+
+    def answered_then_locked(account):
+        client = real(account)
+
+        class Client:
+            def send(self, *args, **kwargs):
+                client.send(*args, **kwargs)
+                raise OperationalError("database table is locked: wacloud_message")
+
+            def __getattr__(self, name):
+                return getattr(client, name)
+
+        return Client()
+
+    monkeypatch.setattr(outbound, "client_for", answered_then_locked)
+    assert deliver_message(queued.pk).outcome == "unknown"
+    queued.refresh_from_db()
+    assert queued.failure_kind == Message.SendFailure.UNKNOWN
+    assert len(sandbox.sent_messages()) == 1

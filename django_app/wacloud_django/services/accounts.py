@@ -156,11 +156,16 @@ def client_for_account(account: BusinessAccount, **options: Any):
         raise AccountNotConfigured(f"account {account.phone_number_id} has no access token")
     from wacloud import Client
 
-    return Client(
-        account.access_token,
-        account.phone_number_id,
-        waba_id=account.waba_id or None,
-        api_version=account.effective_api_version,
-        base_url=get_setting("BASE_URL"),
-        **options,
+    from .instrumentation import measured_client
+
+    # Timed per call for the metrics (services/instrumentation.py); attributes pass through.
+    return measured_client(
+        Client(
+            account.access_token,
+            account.phone_number_id,
+            waba_id=account.waba_id or None,
+            api_version=account.effective_api_version,
+            base_url=get_setting("BASE_URL"),
+            **options,
+        )
     )

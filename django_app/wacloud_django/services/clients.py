@@ -13,6 +13,7 @@ from ..conf import get_setting, setting_name
 from ..exceptions import SettingError
 from ..models import BusinessAccount
 from .accounts import client_for_account
+from .instrumentation import measured_limiter, metrics_on
 
 _cache_lock = threading.Lock()
 _clients: dict[tuple, Any] = {}
@@ -85,19 +86,24 @@ def _make_limiter(per_second: float, per_hour: float | None, backend: Any) -> An
 
 def client_for(account: BusinessAccount) -> Any:
     """A cached :class:`wacloud.Client` for ``account`` with its rate limiter.
-    The cache key holds the encrypted token, so a new token gets a new client."""
+    The cache key holds the encrypted token, so a new token (services/tokens.py) gets
+    a new client in every process without a restart; the account's older clients are
+    dropped from the cache, and a send still running on one finishes with it."""
     timeout = float(get_setting("REQUEST_TIMEOUT", 30))
     retries = int(get_setting("MAX_RETRIES", 3))
     key = (
         account.pk, account.access_token_encrypted, account.effective_api_version, get_setting("BASE_URL"),
-        timeout, retries, tuple(sorted(rate_limit_for(account).items())),
+        timeout, retries, tuple(sorted(rate_limit_for(account).items())), metrics_on(),
     )  # fmt: skip
     with _cache_lock:
         client = _clients.get(key)
     if client is None:
         client = client_for_account(
-            account, timeout=timeout, max_retries=retries, rate_limiter=rate_limiter_for(account)
-        )
+            account, timeout=timeout, max_retries=retries,
+            rate_limiter=measured_limiter(rate_limiter_for(account)),  # timed while metrics are on
+        )  # fmt: skip
         with _cache_lock:
+            for stale in [k for k in _clients if k[0] == account.pk and k != key]:
+                del _clients[stale]
             _clients[key] = client
     return client

@@ -3,7 +3,6 @@ and checks Meta's SHA-256), then store in ``WACLOUD["MEDIA_STORAGE"]``."""
 
 from __future__ import annotations
 
-import logging
 import mimetypes
 import tempfile
 from pathlib import Path
@@ -15,10 +14,11 @@ from django.utils import timezone
 from wacloud import media as wacloud_media
 
 from ..conf import use_celery
+from ..log_privacy import get_logger
 from ..models import BusinessAccount, MediaFile
 from .accounts import client_for_account
 
-logger = logging.getLogger("wacloud.media")
+logger = get_logger("wacloud.media")
 
 
 def schedule_download(media_file_id: int) -> None:

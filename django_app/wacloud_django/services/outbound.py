@@ -11,15 +11,15 @@ automatically: the row says so and waits for a human (docs/sending.md).
 
 from __future__ import annotations
 
-import logging
 import os
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -27,16 +27,19 @@ from wacloud import messages as wa_messages
 from wacloud.errors import DeliveryUnknown, GraphAPIError, InvalidParameter, TransientError, WacloudError
 from wacloud.media import check as check_media
 
+from .. import correlation
 from ..conf import get_setting, use_celery
 from ..exceptions import AccountNotConfigured, AccountNotFound, DecryptionError, SettingError
+from ..log_privacy import get_logger
 from ..models import SERVICE_WINDOW, BusinessAccount, Contact, MediaFile, Message, RateLimitUsage
 from . import audit
 from .accounts import check_secrets_readable
+from .circuit import check_circuit, record_outcome
 from .clients import client_for
 from .inbound import open_conversation
 from .statuses import apply_pending_statuses, apply_status
 
-logger = logging.getLogger("wacloud.outbound")
+logger = get_logger("wacloud.outbound")
 
 #: ``message_type`` -> the :mod:`wacloud.messages` class whose fields ``content`` holds.
 MESSAGE_CLASSES: dict[str, type[wa_messages.Message]] = {
@@ -62,6 +65,8 @@ SENDING_LEASE = timedelta(minutes=10)
 MAX_RETRY_DELAY = 15 * 60.0
 #: A queued row nobody claimed for this long lost its task (broker outage): schedule it again.
 STALE_QUEUED_AFTER = timedelta(minutes=5)
+#: A row deferred by an open circuit is looked at again within this, well inside STALE_QUEUED_AFTER.
+MAX_DEFERRAL = 120.0
 
 
 class MessageRefused(WacloudError, ValueError):
@@ -104,7 +109,9 @@ class ServiceWindowClosed(MessageRefused):
 @dataclass(frozen=True)
 class DeliveryResult:
     """What one :func:`deliver_message` call did. ``outcome`` is ``sent``,
-    ``failed``, ``retry`` (still queued; try again in ``retry_in`` seconds),
+    ``failed``, ``retry`` (still queued; try again in ``retry_in`` seconds), ``deferred``
+    (still queued, nothing attempted: the account's circuit breaker is open; try again
+    in ``retry_in`` seconds),
     ``unknown`` (may have reached Meta; left for a human), ``in_progress``
     (another sender holds the claim) or ``skipped`` (not queued any more)."""
 
@@ -412,6 +419,7 @@ def schedule_delivery(message_id: int) -> None:
         logger.exception("outbound message %s failed inline", message_id)
 
 
+@correlation.scoped(correlation.message_id)
 def deliver_message(message_id: int, *, can_retry: bool = False) -> DeliveryResult:
     """Send one queued message, at most once.
 
@@ -447,10 +455,15 @@ def deliver_message(message_id: int, *, can_retry: bool = False) -> DeliveryResu
                 "outbound message %s: the sender claimed at %s died before sending; sending now",
                 message_id, message.sending_since,
             )  # fmt: skip
+        account = BusinessAccount.objects.get(pk=message.account_id)
+        # Meta keeps failing for this account: no attempt is made (or counted) until the probe is due.
+        permit = check_circuit(account)
+        if not permit.allowed:
+            return _defer(message, permit.retry_in)
         message.sending_since = now
         message.send_attempts += 1
         message.save(update_fields=["sending_since", "send_attempts", "updated_at"])
-    account = BusinessAccount.objects.get(pk=message.account_id)
+    handed_off = False
     try:
         client = client_for(account)
         _upload_pending_media(client, message)
@@ -458,13 +471,16 @@ def deliver_message(message_id: int, *, can_retry: bool = False) -> DeliveryResu
         payload = build_message(message.type, message.content)
         # Committed before the request: from here on a lost answer means "maybe sent".
         Message.objects.filter(pk=message.pk).update(handed_off_at=timezone.now())
+        handed_off = True
         result = client.send(recipient, payload, reply_to=message.reply_to_wamid or None)
     except DeliveryUnknown as error:
+        record_outcome(account, error)
         return _finish_failed(message, error, Message.SendFailure.UNKNOWN)
     except GraphAPIError as error:
+        record_outcome(account, error)
         if not error.retriable:
             return _finish_failed(message, error, Message.SendFailure.PERMANENT)
-        return _finish_retriable(message, error, can_retry)
+        return _finish_retriable(message, error, can_retry, probe=permit.probe)
     except (AccountNotConfigured, SettingError, DecryptionError) as error:
         # Configuration, not the message: nothing left this process, and a retry after the
         # configuration (a token, ENCRYPTION_KEY) is fixed is safe.
@@ -472,9 +488,12 @@ def deliver_message(message_id: int, *, can_retry: bool = False) -> DeliveryResu
     except (WacloudError, ValueError, OSError) as error:
         return _finish_failed(message, error, Message.SendFailure.PERMANENT)
     except Exception as error:
+        if isinstance(error, DatabaseError) and not handed_off:
+            return _release_claim(message, error)
         # An unexpected failure around the request: it may have left, so never resend it blindly.
         logger.exception("outbound message %s: unexpected error while sending", message_id)
         return _finish_failed(message, error, Message.SendFailure.UNKNOWN)
+    record_outcome(account, None)
     return _finish_sent(message, result.message_id)
 
 
@@ -526,16 +545,20 @@ def _finish_sent(message: Message, wamid: str) -> DeliveryResult:
             logger.error("outbound message %s: wamid %s is already stored on another row", locked.pk, wamid)
             return _finish_failed(locked, DeliveryUnknown(f"sent as {wamid}, stored on another row"),
                                   Message.SendFailure.UNKNOWN, locked_already=True)  # fmt: skip
+        logger.info("outbound message %s sent as %s", locked.pk, wamid)
         apply_status(locked, Message.Status.SENT, timestamp=timezone.now())
         apply_pending_statuses(locked)
         _count_usage(locked.account_id)
     return DeliveryResult(locked.pk, "sent", locked.status)
 
 
-def _finish_retriable(message: Message, error: GraphAPIError, can_retry: bool) -> DeliveryResult:
+def _finish_retriable(
+    message: Message, error: GraphAPIError, can_retry: bool, *, probe: bool = False
+) -> DeliveryResult:
     attempts = message.send_attempts
     max_attempts = int(get_setting("SEND_MAX_ATTEMPTS", 5))
-    if not can_retry or attempts >= max_attempts:
+    # A failed probe spoke for the whole account, not for this message: it waits with the others.
+    if not can_retry or (attempts >= max_attempts and not probe):
         return _finish_failed(message, error, Message.SendFailure.RETRIABLE)
     base = float(get_setting("TASK_RETRY_BACKOFF_SECONDS") or 1)
     delay = min(base * 2 ** (attempts - 1), MAX_RETRY_DELAY)
@@ -552,6 +575,33 @@ def _finish_retriable(message: Message, error: GraphAPIError, can_retry: bool) -
         "outbound message %s: %r, retry %s/%s in %.1fs", message.pk, error, attempts, max_attempts, delay
     )
     return DeliveryResult(message.pk, "retry", Message.Status.QUEUED, retry_in=delay, error=str(error))
+
+
+def _release_claim(message: Message, error: Exception) -> DeliveryResult:
+    """The database failed before the request left (a lock, a lost connection): nothing
+    reached Meta, so the row goes back to the queue for the next sender. If even that
+    write fails, the claim's lease runs out and the row is sent then (never twice: its
+    ``handed_off_at`` is still empty)."""
+    logger.warning("outbound message %s: the database failed before sending (%s); queued again",
+                   message.pk, error)  # fmt: skip
+    try:
+        Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
+            sending_since=None, updated_at=timezone.now()
+        )
+    except DatabaseError:
+        logger.warning("outbound message %s: left to its lease", message.pk)
+    delay = float(get_setting("TASK_RETRY_BACKOFF_SECONDS") or 1)
+    return DeliveryResult(message.pk, "retry", Message.Status.QUEUED, retry_in=delay, error=str(error))
+
+
+def _defer(message: Message, retry_in: float) -> DeliveryResult:
+    """Leave the row queued, unclaimed, while the account's circuit is open. ``updated_at``
+    is touched so the stale-row sweep leaves it to its own retry; the delay is spread a
+    little, so the deferred rows of an account do not all wake at the same instant."""
+    delay = min(retry_in + random.uniform(0, max(1.0, 0.1 * retry_in)), MAX_DEFERRAL)
+    Message.objects.filter(pk=message.pk).update(updated_at=timezone.now())
+    logger.info("outbound message %s: the account's circuit is open; next try in %.1fs", message.pk, delay)
+    return DeliveryResult(message.pk, "deferred", Message.Status.QUEUED, retry_in=delay)
 
 
 def _finish_failed(

@@ -1,7 +1,8 @@
 """A contact's rights: export everything stored about them, and erase them.
 
 Export: one JSON document (the contact, conversations, messages, media, consent
-history, audit entries about them) plus the media files, in a zip archive.
+history, tickets, audit entries about them, and the automation data of
+``privacy_automation``) plus the media files, in a zip archive.
 
 Erasure: messages redacted, media removed, the webhook bodies and unmatched statuses
 that name the number deleted (reprocessing them would bring the data back), the
@@ -10,7 +11,9 @@ erasing twice gives the same pseudonym, and whoever holds ``SECRET_KEY`` can fin
 record of a number again, e.g. to prove its consent history), name, profile, tags and
 link emptied. The consent history is kept (proof of consent and revocation is owed),
 and points at the pseudonymized contact only. A re-contact from the same number is a
-new contact: nothing merges with the erased one. Both are audited. docs/privacy.md."""
+new contact: nothing merges with the erased one. The contact's pending automation is
+stopped before anything else, and its automation rows redacted after the
+pseudonymization (``privacy_automation``). Both are audited. docs/privacy.md."""
 
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ from ..models import (
     WebhookEvent,
 )
 from . import audit
+from .privacy_automation import audit_targets, automation_sections, redact_automation, stop_automation
 from .retention import BATCH_SIZE, delete_in_batches, redact_messages, remove_media
 
 PSEUDONYM_PREFIX = "erased-"
@@ -120,7 +124,8 @@ def _audit_entries_about(contact: Contact) -> Q:
     message_ids = [str(pk) for pk in Message.objects.filter(contact=contact).values_list("pk", flat=True)]
     conversation_ids = [str(pk) for pk in contact.conversations.values_list("pk", flat=True)]
     found = Q(object_type=Contact._meta.label, object_id=str(contact.pk))
-    for label, ids in ((Message._meta.label, message_ids), (Conversation._meta.label, conversation_ids)):
+    targets = [(Message._meta.label, message_ids), (Conversation._meta.label, conversation_ids)]
+    for label, ids in [*targets, *audit_targets(contact)]:
         for start in range(0, len(ids), BATCH_SIZE):
             found |= Q(object_type=label, object_id__in=ids[start : start + BATCH_SIZE])
     return found
@@ -167,6 +172,7 @@ def contact_document(contact: Contact) -> tuple[dict[str, Any], list[tuple[str, 
             }
             for ticket in Ticket.objects.filter(contact=contact).order_by("number")
         ],
+        **automation_sections(contact),
         "audit_entries": [
             _row(entry, _AUDIT_FIELDS)
             for entry in AuditEntry.objects.filter(_audit_entries_about(contact)).order_by("created_at", "pk")
@@ -186,7 +192,7 @@ def export_contact(contact: Contact, path: str | PathLike[str] | None = None) ->
             "contact.json", json.dumps(document, cls=DjangoJSONEncoder, indent=2, sort_keys=True)
         )
         for name, row in files:
-            with row.file.storage.open(row.file.name, "rb") as source, archive.open(name, "w") as sink:
+            with row.file.open("rb") as source, archive.open(name, "w") as sink:  # decrypted
                 shutil.copyfileobj(source, sink)
     with transaction.atomic():
         audit.record(
@@ -221,7 +227,8 @@ def erase_contact(contact: Contact, *, batch_size: int = BATCH_SIZE) -> dict[str
     from the same number makes a new contact, so nothing new attaches to the erased one."""
     contact = Contact.objects.select_related("account__organization").get(pk=contact.pk)
     messages = Message.objects.filter(contact=contact)
-    counts: dict[str, Any] = {}
+    # What would still message the contact stops first (confirmations, reminders, campaigns, ...).
+    counts: dict[str, Any] = stop_automation(contact, batch_size=batch_size)
     # The outbox must not send to (or with the content of) an erased contact.
     with transaction.atomic():
         counts["sends_cancelled"] = messages.filter(
@@ -256,6 +263,8 @@ def erase_contact(contact: Contact, *, batch_size: int = BATCH_SIZE) -> dict[str
         tickets = Ticket.objects.filter(contact=locked)
         counts["ticket_comments_redacted"] = TicketComment.objects.filter(ticket__in=tickets).update(text="")
         tickets.update(subject="")
+    number = None if is_erased(contact) else contact.wa_id  # None: an earlier run pseudonymized it
+    counts.update(redact_automation(locked, number, batch_size=batch_size))
     counts["messages_redacted"] = redact_messages(
         messages.exclude(content__has_key="redacted"), batch_size=batch_size
     )

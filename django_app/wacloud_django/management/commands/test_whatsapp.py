@@ -10,13 +10,13 @@ from wacloud.errors import WacloudError
 
 from ...exceptions import AccountNotConfigured
 from ...models import Message
-from ...services import analytics
+from ...services import analytics, tokens
 from ...services.outbound import send_message
 from ...services.recipients import recipient_wa_id
 from ..base import WacloudCommand
 from .whatsapp_send import describe
 
-TEST_TYPES = ["connectivity", "send-text", "send-template", "profile", "templates"]
+TEST_TYPES = ["connectivity", "token", "send-text", "send-template", "profile", "templates"]
 
 
 class Command(WacloudCommand):
@@ -50,10 +50,16 @@ class Command(WacloudCommand):
 
     def connectivity(self, account: Any, options: dict[str, Any]) -> tuple[dict, str]:
         health = analytics.account_health(account)
-        return health, (
+        token, token_text = self.token(account, options)
+        return {**health, **token}, (
             f"Connected: {health['verified_name']} ({health['display_phone_number']}), quality "
-            f"{health['quality_rating']}, tier {health['messaging_limit_tier']}."
+            f"{health['quality_rating']}, tier {health['messaging_limit_tier']}.\n{token_text}"
         )
+
+    def token(self, account: Any, options: dict[str, Any]) -> tuple[dict, str]:
+        """Meta's debug_token for the stored token: validity, expiry, missing permissions."""
+        data = tokens.describe(tokens.refresh_token_status(account))
+        return {"token": data}, f"Access token: {tokens.render(data)}."
 
     def profile(self, account: Any, options: dict[str, Any]) -> tuple[dict, str]:
         profile = analytics.business_profile(account)

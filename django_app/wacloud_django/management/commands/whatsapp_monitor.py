@@ -6,12 +6,25 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
+from ...services import circuit, tokens
 from ...services.analytics import monitor_report
 from ..base import WacloudCommand
 
 
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value}s"
+
+
+def _response_text(response: dict[str, Any]) -> str:
+    return (
+        f"  replies    {response['answered']} of {response['turns']} customer turns answered; wait "
+        f"avg {_seconds(response['average_seconds'])}, p50 {_seconds(response['p50_seconds'])}, "
+        f"p90 {_seconds(response['p90_seconds'])}"
+    )
 
 
 def render(report: dict[str, Any]) -> str:
@@ -30,9 +43,12 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"             error {error['code']} {error['title']}: {error['count']}")
     lines += [
         f"  inbound    {report['inbound']['total']} messages",
+        _response_text(report["response_time"]),
         f"  webhooks   {hooks['received']} received, {hooks['failed']} failed "
         f"({hooks['failed_total']} failed in all), backlog {hooks['backlog']}"
         + ("" if hooks["oldest_backlog_seconds"] is None else f", oldest {hooks['oldest_backlog_seconds']}s"),
+        f"             latency: Meta to stored {_seconds(hooks['meta_to_stored_seconds'])}, "
+        f"stored to processed {_seconds(hooks['stored_to_processed_seconds'])} (averages)",
     ]
     for limit in report["rate_limits"]:
         per_hour = ""
@@ -42,9 +58,25 @@ def render(report: dict[str, Any]) -> str:
             f"  rate limit {limit['account']}: {limit['sent_this_hour']} sent this hour{per_hour}; "
             f"{limit['per_second']}/s, {limit['backend']} backend"
         )
+    for breaker in report.get("circuits", []):
+        lines.append(f"  circuit    {breaker['account']}: {_circuit_text(breaker)}")
     templates = ", ".join(f"{k or 'unknown'} {v}" for k, v in report["templates"].items()) or "none synced"
     lines.append(f"  templates  {templates}")
+    for account, token in report.get("tokens", {}).items():
+        lines.append(f"  token      {account}: {tokens.render(token)}")
     return "\n".join(lines)
+
+
+def _circuit_text(circuit: dict[str, Any]) -> str:
+    state = circuit["state"]
+    if state == "closed":
+        return "closed (sending)"
+    if state in ("open", "half_open"):
+        probe = "a probe is in flight" if state == "half_open" else f"next probe at {circuit['retry_at']}"
+        return f"{state.replace('_', '-')} since {circuit['opened_at']}: sends wait, {probe}"
+    if state == "unknown":
+        return f"unknown ({circuit['error']})"
+    return state
 
 
 class Command(WacloudCommand):
@@ -57,6 +89,11 @@ class Command(WacloudCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
         parser.add_argument("--hours", type=int, default=24, help="the period to report on (default 24)")
+        parser.add_argument(
+            "--check-tokens",
+            action="store_true",
+            help="ask Meta about each access token now (default: the last check's answer)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["hours"] <= 0:
@@ -64,4 +101,6 @@ class Command(WacloudCommand):
         chosen = options["account"] or options["business_account_id"]
         account = self.selected_account(options) if chosen else None
         report = monitor_report(options["hours"], account)
+        report["tokens"] = tokens.token_report(account, refresh=options["check_tokens"])
+        report["circuits"] = circuit.circuit_report(account)
         self.emit(options, report, render(report))
