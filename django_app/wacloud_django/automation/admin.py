@@ -65,5 +65,11 @@ def register() -> None:
         pass
 
     admin.site.register(ConsentRecord, ConsentRecordAdmin)
+    from .campaign_admin import register as register_campaigns  # campaigns: progress, pause/resume/cancel
+
+    register_campaigns()
     register_action(Contact, record_contacts_opted_out)
     register_action(Contact, record_contacts_opted_in)
+    from .confirmation_admin import register as register_confirmations
+
+    register_confirmations()

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from ..crypto import encrypted_property
+
 
 class ConsentQuerySet(models.QuerySet):
     def update(self, **kwargs):  # type: ignore[no-untyped-def]
@@ -109,7 +111,8 @@ class SupportRule(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     webhook_url = models.URLField(max_length=500, blank=True, help_text="POSTed on each escalation.")
-    webhook_secret = models.CharField(max_length=128, default=_new_webhook_secret)
+    # Signs the escalation webhook; stored encrypted like the accounts' secrets.
+    webhook_secret_encrypted = models.TextField(blank=True, default="", editable=False)
     # {"timezone": "America/Sao_Paulo", "ranges": [{"days": "mon-fri", "start": "09:00", "end": "18:00"}]}
     business_hours = models.JSONField(default=dict, blank=True)
     away_message = models.TextField(blank=True)
@@ -123,8 +126,15 @@ class SupportRule(models.Model):
         ordering = ["pk"]
         indexes = [models.Index(fields=["organization", "is_active"], name="wacloud_support_rule_org")]
 
+    webhook_secret = encrypted_property("webhook_secret_encrypted", "wacloud.SupportRule.webhook_secret")
+
     def __str__(self) -> str:
         return self.name or f"customer_support #{self.pk}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.webhook_secret_encrypted:
+            self.webhook_secret = _new_webhook_secret()
+        super().save(*args, **kwargs)
 
 
 class SupportFiring(models.Model):

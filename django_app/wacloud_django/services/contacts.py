@@ -4,6 +4,7 @@ object of the host project. Audited."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from django.apps import apps
@@ -53,6 +54,12 @@ def _apply(contact: Contact, data: Mapping[str, Any], action: str) -> Contact:
     if "linked_object" in data:
         _link(contact, data["linked_object"])
     contact.save()
+    added = sorted(set(contact.tags) - set(before["tags"] or []))
+    if added:
+        # Follow-up sequences triggered by a tag start once the tag is committed.
+        from ..automation.services.followups import handle_tags_added
+
+        transaction.on_commit(partial(handle_tags_added, contact.pk, added))
     changes = audit.changes_between(before, _state(contact))
     if changes or action == "contact.create":
         audit.record(action, organization=contact.account.organization, target=contact, changes=changes)

@@ -13,6 +13,8 @@ from ...automation.services import support
 from ...models import BusinessAccount, Membership, Role, SupportRule
 from ..base import ApiView, documented, ok
 from ..errors import ApiError
+from . import campaigns as campaign_views
+from . import schedules
 
 _TYPES = (*support.SUPPORTED_TYPES, *support.NOT_SUPPORTED_TYPES)
 
@@ -71,6 +73,10 @@ class AutomateView(ApiView):
 
     @documented(responses=SupportRuleSerializer(many=True))
     def get(self, request: Any) -> Response:
+        if request.query_params.get("type") == "appointment_reminder":
+            return schedules.list_reminder_policies(self)
+        if request.query_params.get("type") == "marketing_campaign":
+            return campaign_views.list_campaigns(self, request)
         rows = self.scoped(SupportRule.objects.select_related("account")).order_by("pk")
         return self.paginate(rows, SupportRuleSerializer)
 
@@ -87,6 +93,10 @@ class AutomateView(ApiView):
             )  # fmt: skip
         if kind not in support.SUPPORTED_TYPES:
             raise serializers.ValidationError({"type": f"must be one of {', '.join(_TYPES)}"})
+        if kind == "appointment_reminder":
+            return schedules.create_reminder_policy(self, request, body.validated_data)
+        if kind == "marketing_campaign":
+            return campaign_views.create_from_workflow(self, request, body.validated_data)
         parameters = SupportParametersSerializer(data=body.validated_data["parameters"])
         parameters.is_valid(raise_exception=True)
         data = dict(parameters.validated_data)

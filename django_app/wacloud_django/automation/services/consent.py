@@ -16,7 +16,6 @@ The rules ``send_message`` applies (docs/automation.md):
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
@@ -27,12 +26,13 @@ from wacloud.errors import InvalidParameter
 
 from ... import signals
 from ...conf import get_setting
+from ...log_privacy import get_logger, mask_phone
 from ...models import BusinessAccount, ConsentRecord, Contact, Message, Template
 from ...services import audit
 from ...services.outbound import ConsentRequired, ContactOptedOut
 from ...services.statuses import send_signal_on_commit
 
-logger = logging.getLogger("wacloud.consent")
+logger = get_logger("wacloud.consent")
 
 Purpose, Status, Source = ConsentRecord.Purpose, ConsentRecord.Status, ConsentRecord.Source
 
@@ -108,7 +108,8 @@ def _check(contact: Contact | None, wa_id: str, purpose: str) -> None:
 
 def record_refusal(account: BusinessAccount, contact: Contact | None, refused: ConsentRequired) -> None:
     """Keep why a message was not sent (its own transaction: the caller's send stored nothing)."""
-    logger.info("message to %s refused: %s (%s)", refused.wa_id, refused.reason, refused.purpose)
+    to = mask_phone(refused.wa_id) if refused.wa_id else "?"
+    logger.info("message to %s refused: %s (%s)", to, refused.reason, refused.purpose)
     with transaction.atomic():
         audit.record(
             "message.refused", organization=account.organization, target=contact,

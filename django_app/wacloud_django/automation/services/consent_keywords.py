@@ -6,7 +6,6 @@ message is stored, before any other automation sees it."""
 
 from __future__ import annotations
 
-import logging
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -15,10 +14,11 @@ from wacloud.errors import WacloudError
 
 from ...conf import get_setting, setting_name
 from ...exceptions import SettingError
+from ...log_privacy import get_logger
 from ...models import ConsentRecord, Contact, Message
 from . import consent
 
-logger = logging.getLogger("wacloud.consent")
+logger = get_logger("wacloud.consent")
 
 REVOKE, GRANT = "revoke", "grant"
 #: The language whose confirmation is sent when the keyword's own has none.
@@ -178,4 +178,4 @@ def _confirm(contact: Contact, text: str) -> None:
             reference="consent-confirmation",
         )  # fmt: skip
     except (WacloudError, ValueError) as error:
-        logger.warning("consent confirmation to %s not sent: %s", contact.wa_id, error)
+        logger.warning("consent confirmation to contact %s not sent: %s", contact.pk, error)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import re
 import time
 import unicodedata
@@ -41,6 +40,7 @@ from wacloud.errors import WacloudError
 
 from ... import signals
 from ...conf import use_celery
+from ...log_privacy import get_logger
 from ...models import (
     BusinessAccount,
     ConsentRecord,
@@ -54,8 +54,9 @@ from ...models import (
     SupportRule,
 )
 from ...services import audit
+from .confirmations import resolved_by
 
-logger = logging.getLogger("wacloud.automation.support")
+logger = get_logger("wacloud.automation.support")
 
 #: At most this many automatic replies per conversation within LOOP_WINDOW (bot loops).
 LOOP_LIMIT = 3
@@ -66,9 +67,9 @@ WEBHOOK_BACKOFF = 0.5
 WEBHOOK_TIMEOUT = 5
 SIGNATURE_HEADER = "X-Wacloud-Signature-256"
 
-SUPPORTED_TYPES = ("customer_support",)
+SUPPORTED_TYPES = ("customer_support", "appointment_reminder", "marketing_campaign")
 #: Named by seed 000 but not built yet: the API says so rather than pretending.
-NOT_SUPPORTED_TYPES = ("appointment_reminder", "marketing_campaign")
+NOT_SUPPORTED_TYPES: tuple[str, ...] = ()
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: Fields whose changes are audited (the secret is masked by the audit log).
 AUDITED_FIELDS = (
@@ -227,13 +228,13 @@ def handle_message(
     message: Message, contact: Contact | None, account: BusinessAccount
 ) -> list[SupportFiring]:
     """Apply the account's support rules to a newly stored message. Echoes, non-text
-    messages and consent keywords are not this module's business."""
+    messages, consent keywords and replies to confirmations are not this module's business."""
     if contact is None or message.direction != Message.Direction.INBOUND or message.type != "text":
         return []
-    if ConsentRecord.objects.filter(message=message).exists():
-        return []
-    rules = rules_for(account)
+    rules = rules_for(account)  # first: most accounts have none, and then nothing else is asked
     if not rules:
+        return []
+    if ConsentRecord.objects.filter(message=message).exists() or resolved_by(message):
         return []
     fired: list[SupportFiring] = []
     for rule in rules:
@@ -311,7 +312,7 @@ def _auto_reply(
             )
         except (WacloudError, ValueError) as error:
             # Outside the window, opted out, ...: recorded as fired (no retry storm), not sent.
-            logger.warning("support rule %s: reply to %s not sent: %s", rule.pk, contact.wa_id, error)
+            logger.warning("support rule %s: reply to contact %s not sent: %s", rule.pk, contact.pk, error)
         else:
             firing.save(update_fields=["reply"])
     return firing
