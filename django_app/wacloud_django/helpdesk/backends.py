@@ -66,7 +66,8 @@ class ModelBackend:
 
         ticket = find_ticket(account.organization, number)
         if ticket is not None and ticket.status != Ticket.Status.CLOSED:
-            update_ticket(ticket, {"status": Ticket.Status.CLOSED})
+            # The customer closed it (/cancel) and gets that reply: no status notification too.
+            update_ticket(ticket, {"status": Ticket.Status.CLOSED}, notify=False)
 
 
 def get_backend() -> TicketBackend:

@@ -44,6 +44,9 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "status.resolved": "resolved",
         "status.closed": "closed",
         "sla_warning": "Ticket #{number} is due at {due}: we are on it.",
+        "updated": "Your ticket #{number} was updated: {status}.",
+        "assigned": "{agent} is now handling your ticket #{number}.",
+        "resolved": "Your ticket #{number} was resolved. Reply if you need anything else.",
     },
     "pt": {
         "created": "✅ Chamado #{number} criado com sucesso!\n"
@@ -63,6 +66,9 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "status.resolved": "resolvido",
         "status.closed": "fechado",
         "sla_warning": "O chamado #{number} vence às {due}: estamos trabalhando nele.",
+        "updated": "Seu chamado #{number} foi atualizado: {status}.",
+        "assigned": "{agent} agora está cuidando do seu chamado #{number}.",
+        "resolved": "Seu chamado #{number} foi resolvido. Responda se precisar de algo mais.",
     },
 }
 
@@ -171,9 +177,15 @@ def setting_problems() -> list[str]:
     from .backends import get_backend
 
     problems = []
-    for read in (helpdesk_settings, language, session_timeout, commands, help_text, get_backend):
+    from .services.sessions import store
+
+    for read in (helpdesk_settings, language, session_timeout, commands, help_text, get_backend, store):
         try:
             read()
         except (SettingError, KeyError, ValueError, IndexError) as error:
             problems.append(str(error))
+    try:  # a backend may check its own settings (without touching the database)
+        problems += list(getattr(get_backend(), "setting_problems", list)())
+    except SettingError:
+        pass  # reported above
     return problems

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Avg, Count, F, Min, Q, QuerySet
 from django.utils import timezone
 
 from ..models import BusinessAccount, Message, RateLimitUsage, Template, WebhookEvent
+from .analytics_figures import Seconds
 from .clients import client_for, rate_limit_for
+from .reports import response_times
 
 _DELIVERED = (Message.Status.DELIVERED, Message.Status.READ, Message.Status.PLAYED)
 _READ = (Message.Status.READ, Message.Status.PLAYED)
@@ -70,6 +72,15 @@ def monitor_report(hours: int = 24, account: BusinessAccount | None = None) -> d
     ]
 
     recent_hooks = webhooks.filter(received_at__gte=since)
+    latency = {
+        # Meta's timestamp -> stored (inbound messages), stored -> processed (webhook bodies).
+        "meta_to_stored_seconds": messages.filter(direction=Message.Direction.INBOUND)
+        .annotate(took=Seconds(F("created_at"), F("timestamp")))
+        .aggregate(average=Avg("took"))["average"],
+        "stored_to_processed_seconds": recent_hooks.annotate(
+            took=Seconds(F("processed_at"), F("received_at"))
+        ).aggregate(average=Avg("took"))["average"],
+    }
     backlog = webhooks.filter(status__in=[WebhookEvent.Status.PENDING, WebhookEvent.Status.PROCESSING])
     oldest = backlog.aggregate(oldest=Min("received_at"))["oldest"]
 
@@ -111,12 +122,15 @@ def monitor_report(hours: int = 24, account: BusinessAccount | None = None) -> d
             "top_errors": top_errors,
         },
         "inbound": {"total": messages.filter(direction=Message.Direction.INBOUND).count()},
+        # The customer's turns of the period and the business's replies (docs/analytics.md).
+        "response_time": response_times(messages),
         "webhooks": {
             "received": recent_hooks.count(),
             "failed": recent_hooks.filter(status=WebhookEvent.Status.FAILED).count(),
             "failed_total": webhooks.filter(status=WebhookEvent.Status.FAILED).count(),
             "backlog": backlog.count(),
             "oldest_backlog_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
+            **{name: None if value is None else round(value, 1) for name, value in latency.items()},
         },
         "rate_limits": rate_limits,
         "templates": dict(sorted(templates.values_list("status").annotate(n=Count("pk")).order_by())),

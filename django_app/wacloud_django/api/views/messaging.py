@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from wacloud.errors import GraphAPIError, RateLimited
 
 from ...conf import use_celery
-from ...helpdesk.services.tickets import record_agent_reply
+from ...helpdesk.services.tickets import check_agent_reply, record_agent_reply
 from ...models import BusinessAccount, Contact, Conversation, Message
 from ...services.conversations import mark_conversation_read
 from ...services.outbound import send_message
@@ -57,6 +57,7 @@ class SendView(ApiView):
         body.is_valid(raise_exception=True)
         shaped = dict(body.validated_data)
         account = account_for(self, shaped.pop("account"))
+        check_agent_reply(account, shaped["reference"], shaped["to"])  # help desk: the ticket's customer
         queue = use_celery()
         message = send_message(account, shaped.pop("to"), enqueue=queue, **shaped)
         if message.status == Message.Status.FAILED:

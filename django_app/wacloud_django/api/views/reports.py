@@ -13,7 +13,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from ...models import AuditEntry, BusinessAccount, WebhookEvent
-from ...services import reports, tenancy
+from ...services import circuit, reports, tenancy
 from ..base import ApiView, documented, ok
 from ..errors import ApiError
 from ..serializers.resources import AuditEntrySerializer
@@ -35,25 +35,27 @@ def _date(value: str | None, name: str, default: date) -> date:
 class AnalyticsView(ApiView):
     @documented(
         parameters=[
-            OpenApiParameter("start_date", str),
-            OpenApiParameter("end_date", str),
-            OpenApiParameter("timezone", str, description="IANA name, default UTC"),
+            OpenApiParameter("start_date", str, description="YYYY-MM-DD, a local day; default end_date - 29"),
+            OpenApiParameter("end_date", str, description="YYYY-MM-DD, a local day; default today"),
+            OpenApiParameter("tz", str, description="IANA time zone (alias: timezone), default UTC"),
+            OpenApiParameter("account", str, description="one account's phone_number_id; default all"),
         ],
         responses=inline_serializer(
             "Analytics", {"success": serializers.BooleanField(), "analytics": serializers.DictField()}
         ),
     )
     def get(self, request: Any) -> Response:
-        today = timezone.now().date()
-        end = _date(request.query_params.get("end_date"), "end_date", today)
-        start = _date(request.query_params.get("start_date"), "start_date", end - timedelta(days=29))
-        tz = request.query_params.get("timezone") or "UTC"
+        params = request.query_params
+        name = "tz" if params.get("tz") else "timezone"
+        tz = params.get(name) or "UTC"
         try:
-            ZoneInfo(tz)
+            zone = ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ApiError(
-                400, "VALIDATION_ERROR", "The request is not valid.", {"timezone": "an IANA time zone"}
-            ) from None
+            details = {name: "an IANA time zone, e.g. Asia/Tokyo"}
+            raise ApiError(400, "VALIDATION_ERROR", "The request is not valid.", details) from None
+        today = timezone.now().astimezone(zone).date()
+        end = _date(params.get("end_date"), "end_date", today)
+        start = _date(params.get("start_date"), "start_date", end - timedelta(days=29))
         if start > end or (end - start).days > _MAX_DAYS:
             raise ApiError(
                 400,
@@ -61,7 +63,19 @@ class AnalyticsView(ApiView):
                 "The request is not valid.",
                 {"start_date": f"on or before end_date, at most {_MAX_DAYS} days before it"},
             )
-        return ok({"analytics": reports.analytics(self.organization, start, end, tz)})
+        account = None
+        if params.get("account"):
+            account = (
+                tenancy.scoped(BusinessAccount.objects.all(), self.organization)
+                .filter(phone_number_id=params["account"])
+                .first()
+            )
+            if account is None:
+                raise ApiError(
+                    400, "VALIDATION_ERROR", "The request is not valid.",
+                    {"account": "the phone_number_id of one of the organization's accounts"},
+                )  # fmt: skip
+        return ok({"analytics": reports.analytics(self.organization, start, end, tz, account=account)})
 
 
 class StatsView(ApiView):
@@ -136,6 +150,8 @@ class HealthView(ApiView):
                     "name": a.name,
                     "active": a.is_active,
                     "has_access_token": a.has_access_token,
+                    # Whether sends to Meta are being attempted (docs/operations.md, the circuit breaker).
+                    "circuit": circuit.circuit_view(a),
                 }
                 for a in accounts.order_by("pk")[:100]
             ]

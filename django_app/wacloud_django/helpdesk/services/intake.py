@@ -7,20 +7,21 @@ go through ``send_message`` as service replies: the contact has just written."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from django.db import transaction
 
 from wacloud.errors import WacloudError
 
+from ...automation.services.confirmations import resolved_by
+from ...log_privacy import get_logger
 from ...models import BusinessAccount, ConsentRecord, Contact, Message
 from .. import config
 from ..backends import TicketBackend, get_backend
 from . import sessions
 from .tickets import attachment_of
 
-logger = logging.getLogger("wacloud.helpdesk")
+logger = get_logger("wacloud.helpdesk")
 
 #: Message types that change an earlier message rather than say something new.
 _IGNORED_TYPES = {"reaction", "edit", "revoke", "system"}
@@ -44,10 +45,12 @@ def handle_message(message: Message, contact: Contact | None, account: BusinessA
         return None
     if message.type in _IGNORED_TYPES or ConsentRecord.objects.filter(message=message).exists():
         return None
+    if resolved_by(message):  # a reply to a confirmation (Y/N/CANCEL), resolved before this ran
+        return None
     command = config.match_command(message.text) if message.type == "text" else None
     backend = get_backend()
-    with transaction.atomic():
-        session = sessions.locked_session(account, contact)
+    # The session is held until the ticket's transaction committed (a Redis lock outlives it).
+    with sessions.locked_session(account, contact) as session, transaction.atomic():
         if command is not None:
             outcome = _run_command(command, session, backend, account)
         else:
@@ -101,4 +104,4 @@ def _reply(account: BusinessAccount, contact: Contact, outcome: Outcome) -> None
     try:
         send_message(account, contact.wa_id, "text", outcome.reply, reference=outcome.ticket_number[:64])
     except (WacloudError, ValueError) as error:
-        logger.warning("help desk reply to %s not sent: %s", contact.wa_id, error)
+        logger.warning("help desk reply to contact %s not sent: %s", contact.pk, error)

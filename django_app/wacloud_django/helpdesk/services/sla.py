@@ -9,7 +9,6 @@ runs after the commit), so two beat schedulers running the sweep at once warn a 
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -19,12 +18,13 @@ from django.utils import timezone
 from wacloud.errors import WacloudError
 
 from ...exceptions import SettingError
+from ...log_privacy import get_logger
 from ...models import Message, Template
 from .. import config
 from ..models import Ticket, TicketComment
 from .tickets import add_comment
 
-logger = logging.getLogger("wacloud.helpdesk")
+logger = get_logger("wacloud.helpdesk")
 
 DEFAULT_WARNING_MINUTES = 60
 #: Every SLA comment starts so (sent or not sent): the idempotency guard looks for it.

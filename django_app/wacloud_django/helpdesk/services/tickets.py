@@ -11,6 +11,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from wacloud.errors import WacloudError
+
 from ...models import BusinessAccount, Contact, MediaFile, Message, Organization
 from ...services import audit
 from .. import config
@@ -88,14 +90,21 @@ def add_comment(
     return comment
 
 
-def update_ticket(ticket: Ticket, changes: dict[str, Any], *, actor: Any = None) -> Ticket:
-    """Change ``status``, ``priority`` and/or ``assignee`` (a user or ``None``), audited."""
+def update_ticket(
+    ticket: Ticket, changes: dict[str, Any], *, actor: Any = None, notify: bool = True
+) -> Ticket:
+    """Change ``status``, ``priority`` and/or ``assignee`` (a user or ``None``), audited. With
+    ``notify`` the customer hears of a new status or assignee after the commit
+    (``services/notifications.py``)."""
+    from .notifications import changes_to_notify, schedule
+
     unknown = set(changes) - set(UPDATABLE)
     if unknown:
         raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
     with transaction.atomic():
         locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
         before = audit.snapshot(locked, [*changes, "sla_due_at"])
+        was = {"status": locked.status, "assignee_id": locked.assignee_id}
         for name, value in changes.items():
             setattr(locked, name, value)
         if "priority" in changes:
@@ -107,7 +116,30 @@ def update_ticket(ticket: Ticket, changes: dict[str, Any], *, actor: Any = None)
         after = audit.snapshot(locked, [*changes, "sla_due_at"])
         audit.record("ticket.update", organization=locked.organization, target=locked,
                      changes=audit.changes_between(before, after), actor=actor)  # fmt: skip
+        if notify:
+            schedule(locked, changes_to_notify(was, locked))
     return locked
+
+
+class TicketRecipientMismatch(WacloudError, ValueError):
+    """``POST send`` names a ticket (``ticketId``) and a recipient other than its customer."""
+
+
+def check_agent_reply(account: BusinessAccount, reference: str, to: str) -> None:
+    """Before ``POST send`` with ``ticketId`` sends: a reply filed on a ticket must go to that
+    ticket's customer (built-in backend; a number without a ticket is only a reference)."""
+    from ..backends import ModelBackend, get_backend
+
+    if not config.enabled() or not reference or not isinstance(get_backend(), ModelBackend):
+        return
+    ticket = find_ticket(account.organization, reference)
+    if ticket is None:
+        return
+    if "".join(filter(str.isdigit, to or "")) != ticket.contact.wa_id:
+        raise TicketRecipientMismatch(
+            f"ticketId {reference} is the conversation with +{ticket.contact.wa_id}, not {to!r}: "
+            "send to the ticket's customer, or leave ticketId out."
+        )
 
 
 def record_agent_reply(message: Message, actor: Any = None) -> TicketComment | None:
