@@ -4,4 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("whatsapp/", include("wacloud_django.urls")),
+    # The web inbox (docs/inbox.md).
+    path("inbox/", include("wacloud_django.inbox.urls")),
 ]

@@ -5,4 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Meta's webhook: /whatsapp/webhook/
     path("whatsapp/", include("wacloud_django.urls")),
+    # The web inbox (docs/inbox.md).
+    path("inbox/", include("wacloud_django.inbox.urls")),
 ]

@@ -1,0 +1,54 @@
+// The web inbox's small behaviours: keep the thread scrolled to the newest message,
+// quick replies into the composer, copy and reveal buttons. Everything else is htmx.
+(function () {
+  "use strict";
+  function stickToBottom(thread, wasAtBottom) {
+    if (thread && wasAtBottom !== false) thread.scrollTop = thread.scrollHeight;
+  }
+  var atBottom = true;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var thread = document.getElementById("thread");
+    if (thread) atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    stickToBottom(document.getElementById("thread"), atBottom);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    stickToBottom(document.getElementById("thread"), true);
+    connectLive(1000);
+  });
+  // Live events (Django Channels): each one refreshes the list or the thread at once;
+  // the 3-second polling stays as the fallback while the socket is down.
+  function connectLive(retryMs) {
+    var url = document.body.dataset.liveUrl;
+    if (!url || !window.WebSocket || !window.htmx) return;
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var query = "?organization=" + encodeURIComponent(document.body.dataset.organization || "");
+    var socket = new WebSocket(scheme + location.host + url + query);
+    socket.onopen = function () { retryMs = 1000; };
+    socket.onmessage = function (message) {
+      htmx.trigger(document.body, "wacloud:live", JSON.parse(message.data));
+    };
+    socket.onclose = function (event) {
+      if (event.code === 4403 || event.code === 4404) return;  // not allowed: polling only
+      setTimeout(function () { connectLive(Math.min(retryMs * 2, 30000)); }, retryMs);
+    };
+  }
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (target.matches("button.quick")) {
+      var body = document.getElementById("composer-body");
+      if (body) { body.value = target.dataset.text; body.focus(); }
+    } else if (target.dataset.copy) {
+      var field = document.getElementById(target.dataset.copy);
+      var text = field.value;
+      if (navigator.clipboard) navigator.clipboard.writeText(text);
+      else { field.type = "text"; field.select(); document.execCommand("copy"); }
+      target.textContent = "Copied";
+    } else if (target.dataset.reveal) {
+      var secret = document.getElementById(target.dataset.reveal);
+      secret.type = secret.type === "password" ? "text" : "password";
+      target.textContent = secret.type === "password" ? "Show" : "Hide";
+    }
+  });
+})();

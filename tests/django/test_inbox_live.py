@@ -1,0 +1,120 @@
+"""The inbox's live events over a WebSocket (Django Channels, in-memory layer): members of
+the organization receive its new messages, statuses and conversation changes; others are
+refused. Driven through signed webhooks, like the rest of the suite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from api_support import member, tenant_a, tenant_b
+from api_test_helpers import CUSTOMER, customer_writes
+from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.testing import ApplicationCommunicator
+from wacloud_test_helpers import status_update
+
+from wacloud_django.models import Conversation
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def layer(settings):
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+def socket(user, organization: str = "") -> ApplicationCommunicator:
+    from wacloud_django.inbox.consumers import InboxConsumer
+
+    scope = {"type": "websocket", "path": "/inbox/ws/", "headers": [], "subprotocols": [], "user": user,
+             "query_string": f"organization={organization}".encode() if organization else b""}  # fmt: skip
+    return ApplicationCommunicator(InboxConsumer.as_asgi(), scope)
+
+
+async def opened(communicator: ApplicationCommunicator) -> dict:
+    await communicator.send_input({"type": "websocket.connect"})
+    return await communicator.receive_output(timeout=5)
+
+
+async def event(communicator: ApplicationCommunicator) -> dict:
+    output = await communicator.receive_output(timeout=5)
+    assert output["type"] == "websocket.send", output
+    return json.loads(output["text"])
+
+
+def test_members_receive_messages_statuses_and_conversation_changes(layer, sandbox, account, post_webhook):
+    viewer = member(account.organization, "viewer")
+
+    async def run() -> None:
+        communicator = socket(viewer)
+        assert (await opened(communicator))["type"] == "websocket.accept"
+        wamid = await sync_to_async(customer_writes)(sandbox, post_webhook, "live hello")
+        received = await event(communicator)
+        conversation = await sync_to_async(Conversation.objects.get)(contact__wa_id=CUSTOMER)
+        assert received["event"] == "message" and received["conversation"] == conversation.pk
+        assert received["direction"] == "inbound"
+        # A status of an outbound message (read) reaches the same group.
+        from wacloud_django.services.outbound import send_message
+
+        sent = await sync_to_async(send_message)(account, CUSTOMER, "text", "answer", enqueue=False)
+        await sync_to_async(post_webhook)(status_update(sent.wamid, "read"))
+        statuses = [await event(communicator)]  # "sent" when the send succeeded, then Meta's "read"
+        while statuses[-1].get("status") != "read":
+            statuses.append(await event(communicator))
+        assert statuses[-1] == {"event": "status", "conversation": conversation.pk, "message": sent.pk,
+                                "status": "read"}  # fmt: skip
+        # Archiving from the inbox, after its commit.
+        from wacloud_django.services.inbox import archive_conversation
+
+        await sync_to_async(_archive)(archive_conversation, conversation)
+        change = await event(communicator)
+        assert change == {"event": "conversation", "conversation": conversation.pk, "change": "archived"}
+        assert wamid
+        await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+
+    async_to_sync(run)()
+
+
+def _archive(archive_conversation, conversation) -> None:
+    from django.db import transaction
+
+    with transaction.atomic():
+        archive_conversation(conversation)
+
+
+def test_other_organizations_and_strangers_are_refused(layer, sandbox, django_user_model):
+    a, b = tenant_a(), tenant_b()
+    user_a = member(a.organization, "agent")
+    stranger = django_user_model.objects.create_user("stranger-live")
+
+    async def run() -> None:
+        refused = await opened(socket(user_a, "org-b"))
+        assert refused == {"type": "websocket.close", "code": 4404}
+        assert await opened(socket(stranger)) == {"type": "websocket.close", "code": 4403}
+        # A's member hears nothing of B: B's archive goes to B's group only.
+        communicator = socket(user_a, "org-a")
+        assert (await opened(communicator))["type"] == "websocket.accept"
+        from wacloud_django.services.inbox import archive_conversation
+
+        await sync_to_async(_archive)(archive_conversation, b.conversation)
+        assert await communicator.receive_nothing(timeout=0.5)
+        await sync_to_async(_archive)(archive_conversation, a.conversation)
+        assert (await event(communicator))["conversation"] == a.conversation.pk
+        await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+
+    async_to_sync(run)()
+
+
+def test_without_a_channel_layer_nothing_is_sent(settings):
+    from channels.layers import channel_layers
+
+    from wacloud_django.services.live_updates import publish
+
+    settings.CHANNEL_LAYERS = {}
+    channel_layers.backends.clear()
+    assert publish(1, {"event": "message"}) is False
