@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from ..log_privacy import get_logger
 from ..models import Conversation, Message
 from . import audit
 from .accounts import client_for_account
 
-logger = logging.getLogger("wacloud.conversations")
+logger = get_logger("wacloud.conversations")
 
 
 def mark_conversation_read(conversation: Conversation, *, send_receipt: bool = True) -> dict[str, Any]:

@@ -3,7 +3,6 @@ preferences: the fields wacloud models beyond messages and statuses."""
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from typing import Any
@@ -11,10 +10,11 @@ from typing import Any
 from django.utils import timezone
 
 from .. import signals
+from ..log_privacy import get_logger
 from ..models import BusinessAccount, Contact, Template
 from .statuses import send_signal_on_commit
 
-logger = logging.getLogger("wacloud.inbound")
+logger = get_logger("wacloud.inbound")
 
 
 def _template(

@@ -6,7 +6,6 @@ same message never create a second row, and signals fire only for real changes).
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 from datetime import datetime
 from functools import partial
@@ -21,9 +20,10 @@ from wacloud import webhook as wacloud_webhook
 from wacloud.errors import WebhookPayloadError
 from wacloud.events import EventType
 
-from .. import signals
+from .. import correlation, signals
 from ..conf import get_setting, use_celery
 from ..exceptions import ItemRejected
+from ..log_privacy import get_logger
 from ..models import (
     SERVICE_WINDOW,
     BusinessAccount,
@@ -35,10 +35,11 @@ from ..models import (
 )
 from .accounts import client_for_account, ensure_account
 from .field_updates import apply_field_update, apply_template_status
+from .rows import insert_or_get
 from .statuses import apply_pending_statuses, record_status_update, send_signal, send_signal_on_commit
 from .webhook_auth import Signer
 
-logger = logging.getLogger("wacloud.inbound")
+logger = get_logger("wacloud.inbound")
 
 # Message types that change an earlier message rather than add one: not counted as unread.
 _MODIFIER_TYPES = {"reaction", "edit", "revoke"}
@@ -71,6 +72,7 @@ def storable_body(body: bytes) -> bytes:
     return _NUL_ESCAPE.sub(rb"\1\\ufffd", body)
 
 
+@correlation.scoped(correlation.webhook_event_id)
 def process_webhook_event(event_id: int, *, force: bool = False) -> WebhookEvent:
     """Process the stored webhook event ``event_id``; returns it with its new status.
 
@@ -93,6 +95,7 @@ def process_webhook_event(event_id: int, *, force: bool = False) -> WebhookEvent
     try:
         with transaction.atomic():
             event = _claim(event_id, force)
+            correlation.replace(correlation.for_webhook_event(event))  # the intake's X-Request-Id
             try:
                 parsed = wacloud_webhook.parse(storable_body(event.body_bytes))
             except WebhookPayloadError as exc:
@@ -245,6 +248,8 @@ def _finish(
     event.save(update_fields=fields)
     if error and not done:
         logger.warning("webhook event %s failed: %s", event.pk, error)
+    else:
+        logger.debug("webhook event %s %s (%s items)", event.pk, status, event.event_count)
 
 
 def _record_failure(event_id: int, error: str) -> WebhookEvent | None:
@@ -416,7 +421,8 @@ def store_inbound_message(item: Any, account: BusinessAccount, event: WebhookEve
     conversation = open_conversation(account, contact) if contact else None
     target = _target_wamid(item)
     errors = _error_summary(item.errors)
-    message, created = Message.objects.get_or_create(
+    message, created = insert_or_get(
+        Message,
         wamid=item.message_id,
         defaults={
             "account": account,
@@ -462,6 +468,11 @@ def store_inbound_message(item: Any, account: BusinessAccount, event: WebhookEve
         from ..automation.services.consent_keywords import apply_consent_keyword
 
         apply_consent_keyword(message, contact)
+        # Then a reply to a pending confirmation (Y/N/CANCEL or its buttons), in this transaction,
+        # so it is resolved once and before message_received's receivers (support, help desk).
+        from ..automation.services.confirmations import apply_reply
+
+        apply_reply(message, contact)
     send_signal_on_commit(
         signals.message_received, sender=Message, message=message, event=item, account=account,
         contact=contact, conversation=conversation, webhook_event=event,

@@ -14,7 +14,6 @@ processing calls it; the outbound send must call it after storing the wamid).
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -23,11 +22,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import signals
+from .. import correlation, signals
 from ..exceptions import ItemRejected
+from ..log_privacy import get_logger
 from ..models import BusinessAccount, Message, PendingStatus, WebhookEvent
 
-logger = logging.getLogger("wacloud.status")
+logger = get_logger("wacloud.status")
 
 RANK = {
     Message.Status.QUEUED: 0,
@@ -58,7 +58,8 @@ def send_signal(signal: Any, **kwargs: Any) -> None:
 
 
 def send_signal_on_commit(signal: Any, **kwargs: Any) -> None:
-    transaction.on_commit(partial(send_signal, signal, **kwargs))
+    # Receivers run under the correlation id of the work that changed the data.
+    transaction.on_commit(correlation.bind(partial(send_signal, signal, **kwargs)))
 
 
 def _error_fields(errors: list[Any]) -> dict[str, Any]:
@@ -150,15 +151,20 @@ def record_status_update(
     errors = list(update.errors)
     if message is not None and account is not None and message.account_id != account.pk:
         raise ItemRejected(f"status for wamid {update.message_id}, a message of another account")
+    if message is not None and account is not None:
+        message.account = account  # the same row, already loaded: its signal needs no query
     if message is not None:
-        return apply_status(
-            message,
-            update.status,
-            timestamp=update.timestamp,
-            errors=errors,
-            pricing=_pricing(update),
-            event=update,
-        )
+        # The send's correlation id: its status records and signals line up with the send's.
+        with correlation.use(correlation.message_id(message.pk)):
+            logger.debug("status %s for %s (outbound message %s)", update.status, message.wamid, message.pk)
+            return apply_status(
+                message,
+                update.status,
+                timestamp=update.timestamp,
+                errors=errors,
+                pricing=_pricing(update),
+                event=update,
+            )
     PendingStatus.objects.get_or_create(
         wamid=update.message_id,
         status=update.status,

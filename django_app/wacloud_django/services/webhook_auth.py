@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Q
+
 from wacloud.security import verify_signature
 
 from ..conf import get_setting
@@ -77,7 +79,11 @@ class Signer:
     @classmethod
     def of_event(cls, account: BusinessAccount | None) -> Signer:
         """The signer of a stored event: its account's secret, else the global one."""
-        return cls(effective_secret(account) if account is not None else global_secret(), account)
+        if account is None:
+            return cls(global_secret(), None)
+        # phone_number_id is unique: the event's own number needs no lookup.
+        known = {("phone_number_id", account.phone_number_id): [account]}
+        return cls(effective_secret(account), account, known)
 
     @property
     def is_global(self) -> bool:
@@ -140,8 +146,24 @@ class Signer:
                 raise WebhookValidationFailure(f"signed body names another account: {reason}")
 
 
+def _named_accounts(changes: list[RoutedChange]) -> dict[tuple[str, str], list[BusinessAccount]]:
+    """Every account the changes name, fetched in one query and keyed as
+    :meth:`Signer._lookup` keys them (so checking the changes queries nothing more)."""
+    phone_ids = {change.phone_number_id for change in changes if change.phone_number_id}
+    waba_ids = {change.waba_id for change in changes if change.waba_id}
+    named_here = Q(phone_number_id__in=phone_ids) | Q(waba_id__in=waba_ids)
+    found = list(BusinessAccount.objects.filter(named_here).order_by("pk"))
+    named: dict[tuple[str, str], list[BusinessAccount]] = {}
+    for kind, values in (("phone_number_id", phone_ids), ("waba_id", waba_ids)):
+        for value in values:
+            named[(kind, value)] = [account for account in found if getattr(account, kind) == value]
+    return named
+
+
 def _candidates(
-    url_accounts: list[BusinessAccount] | None, changes: list[RoutedChange]
+    url_accounts: list[BusinessAccount] | None,
+    changes: list[RoutedChange],
+    named: dict[tuple[str, str], list[BusinessAccount]],
 ) -> list[tuple[str, BusinessAccount | None]]:
     """(secret, account) pairs worth trying, each secret once, most specific first."""
     if url_accounts is not None:
@@ -149,12 +171,9 @@ def _candidates(
     else:
         phone_ids = {change.phone_number_id for change in changes if change.phone_number_id}
         waba_ids = {change.waba_id for change in changes if change.waba_id}
-        accounts = list(BusinessAccount.objects.filter(phone_number_id__in=phone_ids).order_by("pk"))
-        accounts += (
-            BusinessAccount.objects.filter(waba_id__in=waba_ids)
-            .exclude(pk__in=[account.pk for account in accounts])
-            .order_by("pk")
-        )
+        by_pk = {account.pk: account for found in named.values() for account in found}
+        # The numbers' accounts first, then the WABAs' others, each group by pk.
+        accounts = sorted(by_pk.values(), key=lambda one: (one.phone_number_id not in phone_ids, one.pk))
         if not phone_ids and not waba_ids:
             # A body that names nobody (or cannot be decoded) may still be signed by some
             # account: it is then stored as failed and answered 400, not refused as forged.
@@ -179,7 +198,8 @@ def authenticate(
     """The signer of ``body``, checked to speak for every account ``changes`` name.
     ``url_accounts``: the accounts of a per-account URL (only their secrets count).
     Raises :class:`WebhookValidationFailure`."""
-    candidates = _candidates(url_accounts, changes)
+    named = _named_accounts(changes) if url_accounts is None else {}
+    candidates = _candidates(url_accounts, changes, named)
     if not candidates:
         where = "this URL's account" if url_accounts else "the accounts this body names"
         raise WebhookValidationFailure(f'no app secret for {where} and WACLOUD["APP_SECRET"] is not set')
@@ -187,7 +207,7 @@ def authenticate(
         raise WebhookValidationFailure(f"missing {SIGNATURE_HEADER} header")
     for secret, account in candidates:
         if verify_signature(secret, body, header):
-            signer = Signer(secret, account)
+            signer = Signer(secret, account, dict(named))
             signer.check_changes(changes)
             if signer.account is None:
                 signer.account = _first_named_account(signer, changes)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
@@ -12,14 +11,19 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from .. import correlation
 from ..conf import get_setting, use_celery
+from ..log_privacy import get_logger
 from ..models import BusinessAccount, PendingStatus, WebhookEvent
 from .retention import delete_in_batches, expired_webhook_events
+from .rows import insert_or_get
 
-logger = logging.getLogger("wacloud.webhook")
+logger = get_logger("wacloud.webhook")
 
 #: Request headers kept with each event (for audits and re-verification).
-KEPT_HEADERS = ("Content-Type", "Content-Length", "User-Agent", "X-Hub-Signature-256", "X-Forwarded-For")
+KEPT_HEADERS = (
+    "Content-Type", "Content-Length", "User-Agent", "X-Hub-Signature-256", "X-Forwarded-For", "X-Request-Id",
+)  # fmt: skip
 
 
 def body_sha256(body: bytes) -> str:
@@ -49,9 +53,9 @@ def record_webhook_event(
         "last_error": error,
         "retriable": not error,
     }
-    # get_or_create retries the lookup after an IntegrityError, so two identical
-    # deliveries racing on PostgreSQL still end with one row.
-    return WebhookEvent.objects.get_or_create(body_sha256=body_sha256(body), defaults=defaults)
+    # A new body is the common case: INSERT first, look up only on the unique conflict, so
+    # two identical deliveries racing on PostgreSQL still end with one row.
+    return insert_or_get(WebhookEvent, defaults, body_sha256=body_sha256(body))
 
 
 def schedule_processing(event_id: int) -> None:
@@ -78,7 +82,7 @@ def schedule_processing(event_id: int) -> None:
 
 
 def schedule_processing_on_commit(event_id: int) -> None:
-    transaction.on_commit(lambda: schedule_processing(event_id))
+    transaction.on_commit(correlation.bind(lambda: schedule_processing(event_id)))
 
 
 def reprocess_webhook_events(event_ids: Iterable[int]) -> dict[str, int]:

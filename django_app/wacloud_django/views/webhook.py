@@ -7,7 +7,8 @@ POST, in order (docs/webhooks.md explains each answer):
 2. ``X-Hub-Signature-256`` verified by the C++ core. The secret that verifies it
    is the body's one signer (services/webhook_auth.py): with a per-account URL
    (``webhook/<phone number id or WABA id>/``) only that account's secret counts;
-   otherwise the secrets of the accounts the body names, then
+   otherwise the secrets of the accounts the body names (ids read from the raw
+   body by the C++ core, services/webhook_routing.py), then
    ``WACLOUD["APP_SECRET"]``. A body that names any account its signer does not
    speak for is refused whole: 403, nothing stored;
 3. the raw body stored in ``WebhookEvent`` keyed by its SHA-256. A repeat is
@@ -19,8 +20,6 @@ POST, in order (docs/webhooks.md explains each answer):
 
 from __future__ import annotations
 
-import json
-import logging
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -32,11 +31,13 @@ from django.views.decorators.csrf import csrf_exempt
 from wacloud.errors import WebhookVerificationError
 from wacloud.security import verify_subscription
 
-from .. import signals
+from .. import correlation, signals
 from ..conf import get_setting, webhook_max_body_bytes
 from ..exceptions import DecryptionError, WebhookValidationFailure
+from ..log_privacy import get_logger
 from ..models import BusinessAccount, WebhookEvent
-from ..services.webhook_auth import SIGNATURE_HEADER, RoutedChange, Signer, authenticate, routing_of
+from ..services.webhook_auth import SIGNATURE_HEADER, Signer, authenticate
+from ..services.webhook_routing import BodyRouting, route_body
 from ..services.webhooks import (
     KEPT_HEADERS,
     record_webhook_event,
@@ -45,7 +46,7 @@ from ..services.webhooks import (
     sweep_after_inline_request,
 )
 
-logger = logging.getLogger("wacloud.webhook")
+logger = get_logger("wacloud.webhook")
 
 
 class RequestBodyTooLarge(Exception):
@@ -62,6 +63,12 @@ class WhatsAppWebhookView(View):
     body names) or :meth:`validate_request` (extra checks, e.g. an IP allow-list)."""
 
     http_method_names = ["get", "post"]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The caller's X-Request-Id names this request's log records until the event is stored.
+        header = request.headers.get(correlation.REQUEST_ID_HEADER)
+        with correlation.use(correlation.usable_request_id(header)):
+            return super().dispatch(request, *args, **kwargs)
 
     # -- GET: subscription handshake ------------------------------------------------------------
 
@@ -114,9 +121,10 @@ class WhatsAppWebhookView(View):
         except RequestBodyTooLarge as exc:
             return self.refuse(request, "body_too_large", exc, 413, url_account)
 
-        payload, payload_error = self.load_payload(body)
+        routed = self.routing(body)
+        payload_error = routed.error
         try:
-            signer = self.validate_request(request, body, payload, url_accounts)
+            signer = self.validate_request(request, body, routed, url_accounts)
         except WebhookValidationFailure as exc:
             return self.refuse(request, "invalid_signature", exc, 403, url_account)
         except (ImproperlyConfigured, DecryptionError) as exc:
@@ -131,9 +139,10 @@ class WhatsAppWebhookView(View):
             headers=headers,
             account=signer.account,
             signature_verified=True,
-            fields=self.change_fields(payload),
+            fields=routed.fields,
             error=f"Malformed webhook body: {payload_error}" if payload_error else "",
         )
+        correlation.replace(correlation.for_webhook_event(event))
         if payload_error:
             # Signed by Meta but unusable: kept (status failed) so nothing accepted is lost, and
             # answered 400 so the sender sees why. A repeat of the same body gets the same answer.
@@ -142,6 +151,7 @@ class WhatsAppWebhookView(View):
                 self.send_error(request, "malformed_body", ValueError(payload_error), event, signer.account)
             return _text(f"Malformed webhook body: {payload_error}", 400)
         if created:
+            logger.debug("webhook body %s stored as event %s", event.body_sha256[:12], event.pk)
             schedule_processing_on_commit(event.pk)
         elif requeue_if_unfinished(event):
             logger.info("webhook body %s received again while %s; queued again", event.body_sha256[:12],
@@ -177,41 +187,16 @@ class WhatsAppWebhookView(View):
             raise RequestBodyTooLarge(f"body exceeds {limit} bytes")
         return body
 
-    @staticmethod
-    def load_payload(body: bytes) -> tuple[dict[str, Any] | None, str]:
-        """``(payload, "")`` or ``(None, reason)``. Only used to route and label the
-        event; the C++ core does the real parsing during processing."""
-        try:
-            # Decoded explicitly: json.loads(bytes) would also accept UTF-16/32, which Meta never sends.
-            payload = json.loads(body.decode("utf-8"))
-        except UnicodeDecodeError:
-            return None, "not UTF-8"
-        except (ValueError, RecursionError) as exc:
-            return None, f"not valid JSON ({exc})" if isinstance(exc, ValueError) else "nested too deeply"
-        if not isinstance(payload, dict):
-            return None, f"expected a JSON object, got {type(payload).__name__}"
-        return payload, ""
-
-    @staticmethod
-    def change_fields(payload: dict[str, Any] | None) -> list[str]:
-        entries = payload.get("entry") if payload else None
-        fields = []
-        for entry in entries if isinstance(entries, list) else []:
-            changes = entry.get("changes") if isinstance(entry, dict) else None
-            for change in changes if isinstance(changes, list) else []:
-                if isinstance(change, dict) and change.get("field"):
-                    fields.append(str(change["field"]))
-        return fields
-
-    def routing(self, payload: dict[str, Any] | None) -> list[RoutedChange]:
-        """The WABA and phone number ids the body names, change by change."""
-        return routing_of(payload)
+    def routing(self, body: bytes) -> BodyRouting:
+        """The WABA and phone number ids the body names, change by change, and its
+        changes' fields; read by the C++ core, the body is parsed only during processing."""
+        return route_body(body)
 
     def validate_request(
         self,
         request: HttpRequest,
         body: bytes,
-        payload: dict[str, Any] | None,
+        routed: BodyRouting,
         url_accounts: list[BusinessAccount] | None,
     ) -> Signer:
         """Check the signature and that its signer speaks for every account the body
@@ -220,7 +205,7 @@ class WhatsAppWebhookView(View):
             body,
             request.headers.get(SIGNATURE_HEADER),
             url_accounts=url_accounts,
-            changes=self.routing(payload),
+            changes=routed.changes,
         )
 
     def refuse(
