@@ -248,6 +248,12 @@ class MessageAdmin(ExtensibleAdmin):
     exclude = ["content", "raw"]
     inlines = [MediaFileInline]
 
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        from .encrypted_fields import messages_encrypted
+
+        # Encrypted text cannot be matched by the database (docs/privacy.md): search the rest.
+        return [f for f in self.search_fields if f != "text"] if messages_encrypted() else self.search_fields
+
     @admin.display(description="text")
     def preview(self, obj: Message) -> str:
         return obj.text if len(obj.text) <= 60 else f"{obj.text[:59]}…"
@@ -359,12 +365,18 @@ def _register_sending_actions() -> None:
     from .automation import admin as automation_admin  # consent records, opt-out/opt-in actions
 
     automation_admin.register()
+    from .automation import schedule_admin  # reminders, follow-ups, daily summaries
+
+    schedule_admin.register()
     from .helpdesk import admin as helpdesk_admin  # tickets (through update_ticket), sessions
 
     helpdesk_admin.register()
     from . import admin_privacy  # export and erase contacts
 
     admin_privacy.register()
+    from . import admin_tokens  # check and rotate access tokens
+
+    admin_tokens.register()
 
 
 _register_sending_actions()

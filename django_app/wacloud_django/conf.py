@@ -26,12 +26,36 @@ DEFAULTS: dict[str, Any] = {
     "VERIFY_TOKEN": None,
     "ENCRYPTION_KEY": None,
     "ENCRYPTION_KEY_FALLBACKS": [],
+    # Message text/content and media files encrypted at rest (docs/privacy.md); off by default.
+    "ENCRYPT_MESSAGES": False,
+    "ENCRYPT_MEDIA": False,
     "USE_CELERY": "auto",
     "RATE_LIMIT": {"PER_SECOND": 80, "PER_HOUR": None, "BACKEND": "memory"},
+    # Per account, calls to Meta stop after a run of transient failures (docs/operations.md);
+    # BACKEND None: RATE_LIMIT's backend.
+    "CIRCUIT_BREAKER": {
+        "ENABLED": True,
+        "FAILURE_THRESHOLD": 5,
+        "ERROR_RATE": 0.5,
+        "WINDOW_SECONDS": 60,
+        "MIN_CALLS": 20,
+        "COOL_DOWN_SECONDS": 30,
+        "MAX_COOL_DOWN_SECONDS": 300,
+        "BACKEND": None,
+    },
     "MEDIA_STORAGE": None,
     "MEDIA_DOWNLOAD": True,
     "MEDIA_UPLOAD_TO": "wacloud/media/%Y/%m/%d",
     "AUTO_MARK_READ": False,
+    # The web inbox's composer offers these texts as quick replies (docs/inbox.md).
+    "INBOX_QUICK_REPLIES": [
+        "Thanks for your message, we'll get back to you shortly.",
+        "Could you share your order number?",
+        "Is there anything else I can help you with?",
+    ],
+    # The inbox's WebSocket path (e.g. "/inbox/ws/", served by an ASGI server with Channels):
+    # pages refresh on each live event. None: they poll every 3 seconds only (docs/inbox.md).
+    "INBOX_LIVE_URL": None,
     "DEFAULT_COUNTRY_CODE": None,
     "WEBHOOK_MAX_BODY_BYTES": 3 * 1024 * 1024,
     "WEBHOOK_EVENT_RETENTION_DAYS": 30,
@@ -40,6 +64,8 @@ DEFAULTS: dict[str, Any] = {
     "REQUEST_TIMEOUT": 30,
     "MAX_RETRIES": 3,
     "SEND_MAX_ATTEMPTS": 5,
+    # Warn (log, token_expiring signal) this many days before an access token expires.
+    "TOKEN_EXPIRY_WARNING_DAYS": 7,
     # REST API (docs/api.md): least role per action, throttles, media size, audit retention.
     "ROLES": {},
     "API_THROTTLE_RATES": {
@@ -70,13 +96,51 @@ DEFAULTS: dict[str, Any] = {
         "SLA_HOURS": {"low": 72, "normal": 24, "high": 8, "urgent": 2},
         "COMMANDS": None,
         "TEXTS": None,
+        # Sessions: "database" (HelpdeskSession rows) or "redis" (SESSION_REDIS_URL needed).
+        "SESSION_BACKEND": "database",
+        "SESSION_REDIS_URL": None,
+        "SESSION_REDIS_PREFIX": "wacloud:helpdesk:",
+        # Customers hear about status changes and assignments (docs/helpdesk.md).
+        "NOTIFY_STATUS_CHANGES": True,
+        # The django-helpdesk backend's queue: a slug, or {organization slug: queue slug}.
+        "DJANGO_HELPDESK_QUEUE": None,
     },
     # Prometheus at <prefix>/metrics (docs/operations.md): off unless ENABLED; TOKEN: a bearer token.
     "METRICS": {"ENABLED": False, "TOKEN": None},
+    # Scheduled messages (docs/automation.md): DAILY_SUMMARY_BUILDER, the dotted path of a
+    # callable(subscription, local_date) that returns what a daily summary says.
+    "AUTOMATION": {"DAILY_SUMMARY_BUILDER": None},
+    # True: INFO-and-above log records keep phone numbers and tokens (log_privacy.py masks them).
+    "LOG_PERSONAL_DATA": False,
+    # Marketing campaigns (docs/automation.md): recipients per batch, requests in flight, how long
+    # a batch's claim lasts before another worker takes it over, how long a reply counts.
+    "CAMPAIGNS": {
+        "BATCH_SIZE": 1000,
+        "CONCURRENCY": 32,
+        "CLAIM_LEASE_SECONDS": 600,
+        "REPLY_WINDOW_HOURS": 72,
+        "TASK_SECONDS": 300,
+    },
+    # Y/N confirmations (docs/automation.md); keys merged over these defaults. REPLIES and TEXTS:
+    # None, the built-in words and texts (automation/services/confirmation_replies.py).
+    # Analytics (docs/analytics.md): the rollup task rebuilds this many days back from its last
+    # rolled-up day, so statuses and replies that arrive late are counted.
+    "ANALYTICS": {"ROLLUP_REFRESH_DAYS": 3},
+    "CONFIRMATIONS": {
+        "REPLIES": None,
+        "TEXTS": None,
+        "DEFAULT_TIMEOUT_MINUTES": 30,
+        "MAX_TIMEOUT_MINUTES": 7 * 24 * 60,
+        "ONE_PENDING_PER_CONTACT": True,
+        "TEMPLATE_NAME": "confirmation_request",
+        "TEMPLATE_LANGUAGE": "en",
+        "TEMPLATE_PARAMETERS": ["contact_name", "description", "details"],
+    },
 }
 
 # Settings whose value is a dict merged key by key over the default dict.
-_NESTED = {"RATE_LIMIT", "API_THROTTLE_RATES", "RETENTION", "METRICS"}
+_NESTED = {"RATE_LIMIT", "CIRCUIT_BREAKER", "API_THROTTLE_RATES", "RETENTION", "METRICS", "CAMPAIGNS",
+           "ANALYTICS"}  # fmt: skip
 
 #: Settings also read under the ``WHATSAPP_*`` names of earlier integrations: a
 #: top-level Django setting, else an environment variable. ``WACLOUD`` wins over both.

@@ -13,10 +13,27 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .access_models import ApiToken, AuditEntry, Membership, Organization, Role
+from .analytics_models import DailyRollup  # noqa: F401  (the analytics rollup, docs/analytics.md)
+from .automation.campaign_models import Campaign, CampaignRecipient  # noqa: F401  (marketing campaigns)
+from .automation.confirmation_models import Confirmation  # noqa: F401  (Y/N confirmations)
 from .automation.models import ConsentRecord, Escalation, SupportFiring, SupportRule
+from .automation.schedule_models import (  # noqa: F401  (scheduled messages, docs/automation.md)
+    Appointment,
+    AppointmentReminder,
+    DailySummaryRun,
+    DailySummarySubscription,
+    FollowUpDelivery,
+    FollowUpEnrollment,
+    FollowUpSequence,
+    FollowUpStep,
+    ReminderPolicy,
+)
 from .conf import get_setting
 from .crypto import encrypted_property
+from .encrypted_fields import EncryptedFileField, EncryptedJSONField, EncryptedTextField
 from .helpdesk.models import HelpdeskSession, Ticket, TicketComment
+from .key_rotation_models import KeyRotationProgress  # noqa: F401  (whatsapp_rotate_key progress)
+from .token_models import AccessTokenStatus  # noqa: F401  (debug_token results, services/tokens.py)
 
 __all__ = [
     "SERVICE_WINDOW", "ApiToken", "AuditEntry", "BusinessAccount", "ConsentRecord", "Contact",
@@ -202,8 +219,9 @@ class Message(models.Model):
     wamid = models.CharField("WhatsApp message id", max_length=255, unique=True, null=True, blank=True)
     direction = models.CharField(max_length=16, choices=Direction.choices)
     type = models.CharField(max_length=32, help_text="Meta's message type: text, image, reaction, ...")
-    text = models.TextField(blank=True, help_text="Text body or caption, for search and display.")
-    content = models.JSONField(default=dict, blank=True)
+    # What the customer wrote or was sent: encrypted at rest with WACLOUD["ENCRYPT_MESSAGES"].
+    text = EncryptedTextField(blank=True, help_text="Text body or caption, for search and display.")
+    content = EncryptedJSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices)
     timestamp = models.DateTimeField(
         default=timezone.now, help_text="When the message was sent (Meta's time)."
@@ -226,7 +244,7 @@ class Message(models.Model):
     # The caller's own reference for an outbound message (e.g. a ticket id), to find it by.
     reference = models.CharField(max_length=64, blank=True, db_index=True)
     pricing = models.JSONField(default=dict, blank=True)
-    raw = models.JSONField(default=dict, blank=True)
+    raw = EncryptedJSONField(default=dict, blank=True)
     # The outbox (services/outbound.py): how often a send was tried, the claim a sender
     # holds while its request is in flight, and what kind of failure ended the last try.
     send_attempts = models.PositiveIntegerField(default=0)
@@ -246,6 +264,8 @@ class Message(models.Model):
             models.Index(fields=["direction", "type"], name="wacloud_msg_direction_type"),
             models.Index(fields=["conversation", "timestamp"], name="wacloud_msg_conv_time"),
             models.Index(fields=["contact", "timestamp"], name="wacloud_msg_contact_time"),
+            # Analytics and the daily rollup read an account's messages by time range.
+            models.Index(fields=["account", "timestamp"], name="wacloud_msg_account_time"),
         ]
 
     def __str__(self) -> str:
@@ -352,8 +372,9 @@ class MediaFile(models.Model):
     expected_sha256 = models.CharField(max_length=128, blank=True, help_text="The hash Meta announced.")
     sha256 = models.CharField(max_length=64, blank=True, help_text="Hex SHA-256 of the stored file.")
     filename = models.CharField(max_length=255, blank=True)
-    caption = models.TextField(blank=True)
-    file = models.FileField(storage=media_storage, upload_to=media_upload_to, max_length=500, blank=True)
+    caption = EncryptedTextField(blank=True)
+    # Encrypted at rest with WACLOUD["ENCRYPT_MEDIA"]; ``sha256`` is the plaintext's hash.
+    file = EncryptedFileField(storage=media_storage, upload_to=media_upload_to, max_length=500, blank=True)
     download_status = models.CharField(
         max_length=16, choices=DownloadStatus.choices, default=DownloadStatus.PENDING
     )

@@ -26,29 +26,51 @@ the change has committed, so receivers always see the rows they are told about
 - ``conversation_escalated``: ``escalation`` (the new ``Escalation``), ``conversation``,
   ``rule`` (the ``SupportRule`` whose escalate condition matched), ``message`` (the inbound
   message), ``assigned_to`` (a user or ``None``), ``account``.
+- ``confirmation_resolved``: ``confirmation`` (the ``Confirmation``), ``status``
+  (``"confirmed"``, ``"declined"``, ``"cancelled"`` or ``"expired"``), ``payload`` (the
+  caller's data given with the request), ``message`` (the inbound reply, or ``None``),
+  ``contact``, ``account``. Sent once per confirmation.
 - ``webhook_event_received``: ``event`` (every parsed event of any type, after it
   was applied), ``webhook_event``, ``account``. Fields wacloud does not model
   (account updates, calls, user preferences, ...) arrive only here.
+- ``token_expiring``: ``account``, ``status`` (its ``AccessTokenStatus``), ``expires_at``
+  (``None``: never), ``days_left``, ``valid`` (false: Meta no longer accepts it). Sent by
+  the ``check_token_expiry`` task for a token invalid or expiring within
+  ``WACLOUD["TOKEN_EXPIRY_WARNING_DAYS"]``, at most once a day per account.
+- ``circuit_opened`` / ``circuit_closed``: ``account``, ``status`` (its
+  ``wacloud.circuit.CircuitStatus``), and for ``circuit_opened`` ``error`` (the failure
+  that opened it). Sent once per transition, by the process that made it, when a run of
+  transient failures from Meta opens the account's circuit breaker and when a probe
+  closes it again (a failed probe keeps it open and sends nothing). Not tied to a
+  transaction: the breaker's state is not in the database.
 """
 
 from __future__ import annotations
 
 from django.dispatch import Signal
 
+circuit_closed = Signal()
+circuit_opened = Signal()
+confirmation_resolved = Signal()
 consent_changed = Signal()
 conversation_escalated = Signal()
 message_received = Signal()
 message_status_changed = Signal()
 template_status_changed = Signal()
+token_expiring = Signal()
 webhook_error = Signal()
 webhook_event_received = Signal()
 
 __all__ = [
+    "circuit_closed",
+    "circuit_opened",
+    "confirmation_resolved",
     "consent_changed",
     "conversation_escalated",
     "message_received",
     "message_status_changed",
     "template_status_changed",
+    "token_expiring",
     "webhook_error",
     "webhook_event_received",
 ]

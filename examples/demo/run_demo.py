@@ -9,7 +9,8 @@
    read statuses to come back through signed webhooks;
 6. the conversation and the monitor report are printed.
 
-``--serve`` then keeps both servers running and prints the admin's URL and login.
+``--serve`` then keeps both servers running and prints the web inbox's and the admin's URLs
+and a login.
 """
 
 from __future__ import annotations
@@ -237,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         step(8, "Automation: a customer support rule (POST workflows/automate, seed 000's body)")
         show_support_rule(site, sandbox)
 
-        step(9, "The monitor report (manage.py whatsapp_monitor)")
+        step(9, "A small marketing campaign from a list of numbers, as people write them")
+        show_campaign(account)
+
+        step(10, "The monitor report (manage.py whatsapp_monitor)")
         call_command("whatsapp_monitor", "--hours", "1", stdout=Indented())
 
         elapsed = time.monotonic() - started
@@ -292,6 +296,30 @@ def show_support_rule(site: str, sandbox) -> None:
         f"{escalation.reason!r}, assigned to {escalation.assigned_to or 'nobody'})")  # fmt: skip
 
 
+def show_campaign(account) -> None:
+    """Five lines of a CSV (one duplicate, one not a number) sent as a template campaign; its
+    progress is shown as the sandbox's delivered and read statuses come back."""
+    from wacloud_django.automation.services import campaigns
+    from wacloud_django.models import Campaign
+
+    numbers = ["+1 555 000 2001", "+1 (555) 000-2002", "15550002003", "0015550002001", "not a number"]
+    result = campaigns.run_demo_campaign(account, numbers, template_name="hello_world")
+    report = result["audience_report"]
+    say(f"    campaign #{result['id']}: {report['rows']} lines, {report['valid']} valid numbers, "
+        f"{report['duplicates']} duplicate merged, {report['invalid']} invalid (line "
+        f"{report['invalid_rows'][0]['line']})")  # fmt: skip
+    campaign = Campaign.objects.get(pk=result["id"])
+
+    def counts() -> dict[str, int]:
+        return {status: n for status, n in campaigns.progress(campaign)["counts"].items() if n}
+
+    say(f"    sent: {counts()}")
+    recipients = campaigns.progress(campaign)["total"]
+    wait_for("the campaign to be read", lambda: counts() == {"read": recipients})
+    campaign.refresh_from_db()
+    say(f"    statuses from Meta's webhooks: {counts()}, campaign {campaign.status}")
+
+
 def api_token(role: str) -> str:
     """A user with ``role`` in the default organization, and their API token (shown once)."""
     from wacloud_django.services.members import add_member_by_name
@@ -315,7 +343,8 @@ def serve(site: str, sandbox) -> None:
 
     password = secrets.token_urlsafe(9)
     User.objects.create_superuser("admin", "admin@example.com", password)
-    say(f"\nServing until Ctrl-C.\n    admin:    {site}/admin/   user: admin   password: {password}")
+    say(f"\nServing until Ctrl-C.\n    inbox:    {site}/inbox/   user: admin   password: {password}")
+    say(f"    admin:    {site}/admin/   user: admin   password: {password}")
     say(f"    API:      {site}/whatsapp/docs   token (admin role): {api_token('admin')}")
     say(f"    sandbox:  {sandbox.base_url}/_sandbox   (POST /_sandbox/inbound to write in as a customer)")
     try:

@@ -17,6 +17,7 @@ from wacloud_django.models import (
     ApiToken,
     AuditEntry,
     BusinessAccount,
+    Confirmation,
     Contact,
     Conversation,
     MediaFile,
@@ -54,6 +55,12 @@ class Tenant:
     media: MediaFile
     audit: AuditEntry
     ticket: Ticket
+    confirmation: Confirmation | None = None
+    #: Scheduled messages (appointments/<id>, followups/<id>/enrollments, daily-summaries/<id>).
+    appointment: Any = None
+    sequence: Any = None
+    summary: Any = None
+    campaign: Any = None
 
     @property
     def ids(self) -> dict[str, Any]:
@@ -69,6 +76,11 @@ class Tenant:
             "media": self.media.pk,
             "media_id": self.media.media_id,
             "ticket": self.ticket.number,
+            "confirmation": self.confirmation.pk if self.confirmation else None,
+            "appointment": self.appointment.pk if self.appointment else None,
+            "sequence": self.sequence.pk if self.sequence else None,
+            "summary": self.summary.pk if self.summary else None,
+            "campaign": self.campaign.pk if self.campaign else None,
         }
 
 
@@ -122,8 +134,45 @@ def make_tenant(slug: str, phone_number_id: str, waba_id: str, wa_id: str) -> Te
     # Numbered apart, so naming one tenant's number never finds the other's ticket by chance.
     ticket = Ticket.objects.create(organization=organization, account=account, contact=contact,
                                    number=Ticket.objects.count() + 1, subject=f"{slug} ticket")  # fmt: skip
-    return Tenant(organization, account, contact, conversation, inbound, outbound, template,
-                  account_template, media, audit, ticket)  # fmt: skip
+    # A question put to the contact, still pending (confirmations/<id>).
+    confirmation = Confirmation.objects.create(organization=organization, account=account, contact=contact,
+                                               action_type=f"{name}_action", description=f"{slug} question",
+                                               timeout_minutes=30)  # fmt: skip
+    tenant = Tenant(organization, account, contact, conversation, inbound, outbound, template,
+                    account_template, media, audit, ticket, confirmation)  # fmt: skip
+    _add_scheduled(tenant, now)
+    # A campaign scheduled for later (campaigns/<id>): it may be paused or cancelled, not resumed.
+    from wacloud_django.models import Campaign
+
+    tenant.campaign = Campaign.objects.create(
+        organization=organization, account=account, name=f"{slug} campaign", audience="all",
+        template_name=account_template.name, template_language="en_US", status="scheduled",
+        scheduled_at=now + timedelta(days=3),
+    )  # fmt: skip
+    return tenant
+
+
+def _add_scheduled(tenant: Tenant, now: Any) -> None:
+    """A reminder policy with an appointment, a follow-up sequence, a daily summary subscription."""
+    from datetime import time
+
+    from wacloud_django.models import (
+        Appointment,
+        DailySummarySubscription,
+        FollowUpSequence,
+        FollowUpStep,
+        ReminderPolicy,
+    )
+
+    organization, contact = tenant.organization, tenant.contact
+    policy = ReminderPolicy.objects.create(organization=organization, intervals=[24, 2, 0.5],
+                                           template_name="appointment_reminder")  # fmt: skip
+    tenant.appointment = Appointment.objects.create(organization=organization, contact=contact, policy=policy,
+                                                    starts_at=now + timedelta(days=2))  # fmt: skip
+    tenant.sequence = FollowUpSequence.objects.create(organization=organization, name="Welcome")
+    FollowUpStep.objects.create(sequence=tenant.sequence, position=1, delay_seconds=3600, text="Hello again")
+    tenant.summary = DailySummarySubscription.objects.create(contact=contact, local_time=time(8, 0),
+                                                             next_run_at=now + timedelta(days=1))  # fmt: skip
 
 
 def tenant_a() -> Tenant:

@@ -61,6 +61,14 @@ def post_webhook(client, django_capture_on_commit_callbacks) -> Callable[..., An
     return post
 
 
+@pytest.fixture(autouse=True)
+def _closed_circuits():
+    """Every test starts with closed circuit breakers (the memory backend keeps them per process)."""
+    from wacloud_django.services.circuit import forget_circuit_breakers
+
+    forget_circuit_breakers()
+
+
 @pytest.fixture(scope="session")
 def sandbox_server():
     """One Cloud API sandbox for the suite; `sandbox` resets it for each test."""
@@ -73,6 +81,8 @@ def sandbox_server():
         phone_number_id=PHONE_NUMBER_ID,
         waba_id=WABA_ID,
         app_secret=APP_SECRET,
+        # A second valid token, known after every reset: the API's rotate-token door succeeds.
+        tokens={"EAAG-second-valid-token": {}},
     ) as server:
         yield server
 

@@ -246,6 +246,11 @@ def text_to(wa_id: str = "+972500000001") -> dict[str, Any]:
     return {"to": wa_id, "type": "text", "content": {"body": "hello"}}
 
 
+def ask(wa_id: str) -> dict[str, Any]:
+    """Seed 003's confirmation body, asking ``wa_id``."""
+    return {"recipient": wa_id, "action_type": "calendar_create", "action_description": "meet John"}
+
+
 def template_to(wa_id: str = "+972500000001") -> dict[str, Any]:
     return {
         "to": wa_id,
@@ -289,6 +294,8 @@ CALLS: list[Call] = [
     Call("DELETE", "integrations/{account}", role="admin", foreign=True),
     Call("POST", "integrations/{account}/toggle", role="admin", foreign=True),
     Call("POST", "integrations/{account}/test", role="admin", foreign=True),
+    Call("POST", "integrations/{account}/rotate-token", role="admin", foreign=True,
+         body=lambda: {"access_token": "EAAG-second-valid-token"}),
     Call("POST", "test", role="admin"),
     Call("GET", "contacts"),
     Call("POST", "contacts", role="agent", status=201, body=lambda: {"wa_id": "+972500000099"}),
@@ -313,6 +320,37 @@ CALLS: list[Call] = [
     Call("GET", "tickets"),
     Call("GET", "tickets/{ticket}", foreign=True),
     Call("PATCH", "tickets/{ticket}", role="agent", body=lambda: {"priority": "high"}, foreign=True),
+    Call("GET", "confirmations"),
+    Call("POST", "confirmation", role="agent", status=201, body=lambda: ask("+972500000001")),
+    Call("GET", "confirmations/{confirmation}", foreign=True),
+    Call("POST", "confirmations/{confirmation}/cancel", role="agent", foreign=True),
+    Call("GET", "appointments"),
+    Call("POST", "appointments", role="marketer", status=201,
+         body=lambda: {"wa_id": "+972500000001", "starts_at": "2030-01-01T10:00:00Z"}),
+    Call("GET", "appointments/{appointment}", foreign=True),
+    Call("PATCH", "appointments/{appointment}", role="marketer", body=lambda: {"title": "Moved"},
+         foreign=True),
+    Call("DELETE", "appointments/{appointment}", role="marketer", foreign=True),
+    Call("GET", "followups"),
+    Call("POST", "followups", role="marketer", status=201,
+         body=lambda: {"name": "Nudge", "steps": [{"delay_seconds": 60, "text": "Still there?"}]}),
+    Call("GET", "followups/{sequence}/enrollments", foreign=True),
+    Call("POST", "followups/{sequence}/enrollments", role="marketer", status=201, foreign=True,
+         body=lambda: {"wa_id": "+972500000001"}),
+    Call("GET", "daily-summaries"),
+    Call("POST", "daily-summaries", role="marketer", status=201,
+         body=lambda: {"wa_id": "+972500000001", "local_time": "08:00", "timezone": "UTC"}),
+    Call("GET", "daily-summaries/{summary}", foreign=True),
+    Call("DELETE", "daily-summaries/{summary}", role="marketer", foreign=True),
+    Call("GET", "campaigns"),
+    Call("POST", "campaigns", role="marketer", status=201,
+         body=lambda: {"name": "Spring", "template_name": "org_a_welcome", "audience": "all",
+                       "schedule": "draft"}),
+    Call("GET", "campaigns/{campaign}", foreign=True),
+    Call("POST", "campaigns/{campaign}/pause", role="marketer", foreign=True),
+    # A's campaign is scheduled, not paused: the caller is allowed and told why it cannot be.
+    Call("POST", "campaigns/{campaign}/resume", role="marketer", status=409, foreign=True),
+    Call("POST", "campaigns/{campaign}/cancel", role="marketer", foreign=True),
     Call("GET", "audit", role="admin"),
     Call("HEAD", "audit", role="admin", note="(runs the GET handler)"),
 ]  # fmt: skip
@@ -450,7 +488,12 @@ FOREIGN_ACCOUNT: list[Call] = [
     Call("POST", "send", "agent", body=lambda: {**text_to("+972500000002"), **B_ACCOUNT}),
     Call("POST", "messages/send", "marketer",
          body=lambda: {**template_to("+972500000002"), "account": OTHER_PHONE_NUMBER_ID}),
+    Call("POST", "confirmation", "agent", body=lambda: {**ask("+972500000002"), **B_ACCOUNT}),
     Call("POST", "contacts", "agent", body=lambda: {"wa_id": "+972500000077", **B_ACCOUNT}),
+    Call("POST", "appointments", "marketer",
+         body=lambda: {"wa_id": "+972500000002", "starts_at": "2030-01-01T10:00:00Z", **B_ACCOUNT}),
+    Call("POST", "campaigns", "marketer",
+         body=lambda: {"name": "Spring", "template_name": "org_b_welcome", "audience": "all", **B_ACCOUNT}),
     Call("POST", "templates", "marketer", body=lambda: {**new_template(), "account": OTHER_PHONE_NUMBER_ID}),
     Call("POST", "templates/sync", "marketer", body=lambda: {"account": OTHER_PHONE_NUMBER_ID}),
     Call("POST", "templates/register", "marketer", body=lambda: {"account": OTHER_PHONE_NUMBER_ID}),
@@ -575,7 +618,7 @@ def test_reports_count_the_organizations_rows_only(client, a, b):
     assert (stats["totalMessages"], stats["inboundMessages"], stats["uniqueContacts"]) == (2, 1, 1)
     analytics = api.get("analytics").json()["analytics"]
     assert analytics["messages"]["total"] == 2 and analytics["messages"]["by_type"] == {"text": 2}
-    assert analytics["contacts"]["total"] == 1 and analytics["templates"] == {"APPROVED": 2}
+    assert analytics["contacts"]["total"] == 1 and analytics["templates"]["by_status"] == {"APPROVED": 2}
     other = Api(client, member(b.organization, "viewer")).get("stats").json()["stats"]
     assert other["totalMessages"] == 3
 

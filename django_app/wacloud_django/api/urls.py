@@ -10,6 +10,8 @@ from django.urls import path
 from ..helpdesk import api as helpdesk_api
 from .views import (
     automation,
+    campaigns,
+    confirmations,
     consent,
     contacts,
     integrations,
@@ -17,8 +19,10 @@ from .views import (
     messaging,
     privacy,
     reports,
+    schedules,
     schema,
     templates,
+    tokens,
 )
 
 _ROUTES: list[tuple[str, Any, str]] = [
@@ -36,6 +40,7 @@ _ROUTES: list[tuple[str, Any, str]] = [
     ("integrations/<int:pk>", integrations.IntegrationDetailView, "integration"),
     ("integrations/<int:pk>/toggle", integrations.IntegrationToggleView, "integration-toggle"),
     ("integrations/<int:pk>/test", integrations.IntegrationTestView, "integration-test"),
+    ("integrations/<int:pk>/rotate-token", tokens.IntegrationRotateTokenView, "integration-rotate-token"),
     ("test", integrations.IntegrationTestView, "test"),
     ("contacts", contacts.ContactListView, "contacts"),
     ("contacts/<int:pk>", contacts.ContactDetailView, "contact"),
@@ -50,6 +55,21 @@ _ROUTES: list[tuple[str, Any, str]] = [
     ("tickets", helpdesk_api.TicketListView, "tickets"),
     ("tickets/<str:number>", helpdesk_api.TicketDetailView, "ticket"),
     ("workflows/automate", automation.AutomateView, "workflows-automate"),
+    ("campaigns", campaigns.CampaignListView, "campaigns"),
+    ("campaigns/<int:pk>", campaigns.CampaignDetailView, "campaign"),
+    ("campaigns/<int:pk>/pause", campaigns.CampaignPauseView, "campaign-pause"),
+    ("campaigns/<int:pk>/resume", campaigns.CampaignResumeView, "campaign-resume"),
+    ("campaigns/<int:pk>/cancel", campaigns.CampaignCancelView, "campaign-cancel"),
+    ("appointments", schedules.AppointmentListView, "appointments"),
+    ("appointments/<int:pk>", schedules.AppointmentDetailView, "appointment"),
+    ("followups", schedules.SequenceListView, "followups"),
+    ("followups/<int:pk>/enrollments", schedules.EnrollmentListView, "followup-enrollments"),
+    ("daily-summaries", schedules.SummaryListView, "daily-summaries"),
+    ("daily-summaries/<int:pk>", schedules.SummaryDetailView, "daily-summary"),
+    ("confirmation", confirmations.ConfirmationRequestView, "confirmation"),
+    ("confirmations", confirmations.ConfirmationListView, "confirmations"),
+    ("confirmations/<int:pk>", confirmations.ConfirmationDetailView, "confirmation-detail"),
+    ("confirmations/<int:pk>/cancel", confirmations.ConfirmationCancelView, "confirmation-cancel"),
     ("schema", schema.SchemaView, "schema"),
     ("docs", schema.DocsView, "docs"),
 ]

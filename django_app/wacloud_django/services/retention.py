@@ -13,7 +13,6 @@ The beat task ``purge_expired_data`` and the ``whatsapp_purge`` command both cal
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from functools import reduce
@@ -26,9 +25,10 @@ from django.utils import timezone
 
 from ..conf import get_setting, setting_name
 from ..exceptions import SettingError
+from ..log_privacy import get_logger
 from ..models import AuditEntry, MediaFile, Message, Organization, PendingStatus, WebhookEvent
 
-logger = logging.getLogger("wacloud.retention")
+logger = get_logger("wacloud.retention")
 
 #: Rows per statement: small enough that each batch's transaction is short.
 BATCH_SIZE = 1000

@@ -14,10 +14,19 @@ from django.db.models import Model, Q, QuerySet
 
 from wacloud.errors import WacloudError
 
+from ..automation.campaign_models import Campaign, CampaignRecipient
+from ..automation.schedule_models import (
+    Appointment,
+    DailySummarySubscription,
+    FollowUpEnrollment,
+    FollowUpSequence,
+    ReminderPolicy,
+)
 from ..conf import get_setting
 from ..models import (
     AuditEntry,
     BusinessAccount,
+    Confirmation,
     ConsentRecord,
     Contact,
     Conversation,
@@ -54,6 +63,14 @@ _PATHS: dict[type[Model], str] = {
     HelpdeskSession: "account__organization",
     SupportRule: "organization",
     Escalation: "organization",
+    Confirmation: "organization",
+    ReminderPolicy: "organization",
+    Appointment: "organization",
+    FollowUpSequence: "organization",
+    FollowUpEnrollment: "sequence__organization",
+    DailySummarySubscription: "contact__account__organization",
+    Campaign: "organization",
+    CampaignRecipient: "campaign__organization",
 }
 
 #: Every model whose rows belong to an organization.

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from ...models import BusinessAccount
 from ...services.integrations import webhook_url
+from ...services.tokens import current_statuses
 
 
 class IntegrationSerializer(serializers.ModelSerializer):
@@ -32,6 +33,12 @@ class IntegrationSerializer(serializers.ModelSerializer):
     has_access_token = serializers.BooleanField(read_only=True)
     has_app_secret = serializers.BooleanField(read_only=True)
     webhook_url = serializers.SerializerMethodField()
+    token_expires_at = serializers.SerializerMethodField(
+        help_text="When the access token expires, from Meta's last debug_token (null: never, or not checked)."
+    )
+    token_valid = serializers.SerializerMethodField(
+        help_text="Whether Meta accepted the token at the last check (null: not checked)."
+    )
 
     class Meta:
         model = BusinessAccount
@@ -52,6 +59,8 @@ class IntegrationSerializer(serializers.ModelSerializer):
             "has_access_token",
             "has_app_secret",
             "webhook_url",
+            "token_expires_at",
+            "token_valid",
             "created_at",
             "updated_at",
         ]
@@ -60,6 +69,22 @@ class IntegrationSerializer(serializers.ModelSerializer):
 
     def get_webhook_url(self, account: BusinessAccount) -> str:
         return webhook_url(account, self.context.get("request"))
+
+    def _token_status(self, account: BusinessAccount) -> Any:
+        # The stored statuses (services/tokens.py) of a whole page in one query, on its first row.
+        cache = self.context.setdefault("_token_statuses", {})
+        if account.pk not in cache:
+            rows = getattr(self.parent, "instance", None) if self.parent is not None else None
+            cache.update(current_statuses(list(rows) if rows is not None else [account]))
+        return cache.get(account.pk)
+
+    def get_token_expires_at(self, account: BusinessAccount) -> str | None:
+        status = self._token_status(account)
+        return status.expires_at.isoformat() if status is not None and status.expires_at else None
+
+    def get_token_valid(self, account: BusinessAccount) -> bool | None:
+        status = self._token_status(account)
+        return status.is_valid if status is not None else None
 
     def validate_phone_number_id(self, value: str) -> str:
         if not value.isdigit():
