@@ -43,13 +43,18 @@ def test_demo_runs_end_to_end_and_exits_0(tmp_path):
         "-> conversation escalated (urgent, matched 'urgent', assigned to demo-agent)",
         "5 lines, 4 valid numbers, 1 duplicate merged, 1 invalid (line 5)",
         "statuses from Meta's webhooks: {'read': 3}, campaign completed",
+        "ticket #1 (open): 'Hi! Do you ship to Lisbon?', 3 comments from the same session",
+        "PATCH tickets/1 status=resolved -> resolved",
+        "the customer is told: 'Your ticket #1 was resolved.",
+        "'ticketsCreated': 1",
         "delivered 100.0%, read 100.0%, failed 0.0%",
         "backlog 0",
         "every reply was sent, delivered and read",
     ):
         assert expected in out, f"missing {expected!r} in:\n{out}"
     conversation = out.split("[6]")[1].split("[7]")[0]
-    assert conversation.count("[read]") == 3 and "[received]" in conversation
+    # The three replies and the help desk's "Ticket #1 created" answer.
+    assert conversation.count("[read]") == 4 and "[received]" in conversation
     assert (tmp_path / "var" / "demo.sqlite3").exists()
 
 

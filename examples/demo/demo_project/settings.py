@@ -69,6 +69,8 @@ WACLOUD = {
     "BASE_URL": os.environ.get("WACLOUD_DEMO_BASE_URL", "https://graph.facebook.com"),
     "ENCRYPTION_KEY": "d3" * 32,  # demo only: generate your own with secrets.token_hex(32)
     "USE_CELERY": False,
+    # The help desk (docs/helpdesk.md): a customer's first message opens a ticket.
+    "HELPDESK": {"ENABLED": True, "LANGUAGE": "en"},
 }
 
 LOGGING = {
