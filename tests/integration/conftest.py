@@ -83,6 +83,9 @@ def celery_worker(redis_url, postgres, sandbox, tmp_path_factory):
     """``celery worker`` as a subprocess (threads pool, 4 at once) on the test database."""
     import wacloud_celery_app
 
+    # Every thread of this process (the live server's too) queues on this app, even when an
+    # earlier test already made Celery create its fallback "default" app.
+    wacloud_celery_app.app.set_default()
     log_path = tmp_path_factory.mktemp("celery") / "worker.log"
     env = {
         **os.environ,
