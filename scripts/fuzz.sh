@@ -3,7 +3,7 @@
 # UBSan in build/fuzz, then runs each for SECONDS (default 60).
 #   scripts/fuzz.sh [SECONDS]
 # Corpora grow in build/fuzz/corpus/<target>, seeded from cpp/fuzz/seeds/<target>
-# when present (the webhook target also from the samples in tests/data/webhooks,
+# when present (the webhook and routing targets also from the samples in tests/data/webhooks,
 # plus ../shared/fixtures/webhooks beside the checkout when that exists).
 # Crash inputs land in build/fuzz/artifacts/<target>/. Exits non-zero when any
 # target crashes, leaks or trips a sanitizer.
@@ -37,7 +37,7 @@ for target in "${targets[@]}"; do
   artifacts=$build/artifacts/$target
   mkdir -p "$corpus" "$artifacts"
   [ -d "cpp/fuzz/seeds/$target" ] && cp -n cpp/fuzz/seeds/"$target"/* "$corpus"/ 2>/dev/null || true
-  if [ "$target" = fuzz_webhook ]; then
+  if [ "$target" = fuzz_webhook ] || [ "$target" = fuzz_routing ]; then
     for samples in tests/data/webhooks ../shared/fixtures/webhooks; do
       [ -d "$samples" ] && cp -n "$samples"/*.json "$corpus"/ 2>/dev/null || true
     done
