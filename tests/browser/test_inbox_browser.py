@@ -5,6 +5,7 @@ integration and test its connection, see the charts. Writes a screenshot of each
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -96,6 +97,10 @@ def test_live_chat_reply_ticks_and_template(tab, admin_user, inbox_site, live_sa
     page.get_by_role("link", name="Templates").click()
     page.get_by_role("button", name=re.compile("Register default templates")).click()
     expect(page.locator(".flash")).to_contain_text("created")
+    # Meta reviews each template a moment after it is created: sync once none is pending.
+    deadline = time.monotonic() + 15
+    while any(t["status"] == "PENDING" for t in live_sandbox.templates()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     page.get_by_role("button", name=re.compile("^Sync")).click()
     expect(page.locator(".flash")).to_contain_text("Synced")
     expect(page.locator("table.list")).to_contain_text("APPROVED")
