@@ -124,12 +124,16 @@ def outbox_q() -> Q:
 # -- what is expired ----------------------------------------------------------------------------
 
 
-def expiry_q(now: datetime, key: str, time_field: str, organization_path: str) -> Q | None:
-    """Rows whose ``time_field`` is past the retention ``key``: the default period for rows
-    outside the organizations that override it, each override for its own rows.
+def expiry_q(
+    now: datetime,
+    default: int | None,
+    overrides: dict[int, int | None],
+    time_field: str,
+    organization_path: str,
+) -> Q | None:
+    """Rows whose ``time_field`` is past their retention: ``default`` days for rows outside
+    the organizations in ``overrides``, each override's days for its own rows.
     ``None``: nothing of this kind expires."""
-    default = retention_days()[key]
-    overrides = organization_overrides()[key]
     parts = []
     if default is not None:
         part = Q(**{f"{time_field}__lt": now - timedelta(days=default)})
@@ -162,11 +166,17 @@ def expired_webhook_events(expired: Q) -> QuerySet[WebhookEvent]:
 
 
 def _expired(now: datetime) -> dict[str, QuerySet | None]:
-    messages = expiry_q(now, "MESSAGE_CONTENT_DAYS", "timestamp", "account__organization")
-    media = expiry_q(now, "MEDIA_DAYS", "created_at", "account__organization")
-    webhooks = expiry_q(now, "WEBHOOK_EVENT_DAYS", "received_at", "account__organization")
-    pending = expiry_q(now, "WEBHOOK_EVENT_DAYS", "created_at", "account__organization")
-    audit = expiry_q(now, "AUDIT_DAYS", "created_at", "organization")
+    # Read once per purge: the settings checked, the organizations' overrides in one query.
+    days, overrides = retention_days(), organization_overrides()
+
+    def expired(key: str, time_field: str, organization_path: str = "account__organization") -> Q | None:
+        return expiry_q(now, days[key], overrides[key], time_field, organization_path)
+
+    messages = expired("MESSAGE_CONTENT_DAYS", "timestamp")
+    media = expired("MEDIA_DAYS", "created_at")
+    webhooks = expired("WEBHOOK_EVENT_DAYS", "received_at")
+    pending = expired("WEBHOOK_EVENT_DAYS", "created_at")
+    audit = expired("AUDIT_DAYS", "created_at", "organization")
     return {
         "message_content": expired_messages(messages) if messages is not None else None,
         "media_files": expired_media(media) if media is not None else None,
