@@ -25,6 +25,10 @@ _IGNORED = frozenset(
 )
 
 
+# Checked together in one pass over an object's members (:meth:`_Compiler.object_check`).
+_OBJECT_KEYWORDS = frozenset({"properties", "required", "additionalProperties"})
+
+
 class Unsupported(Exception):
     """The schema uses a keyword this module does not implement."""
 
@@ -61,6 +65,25 @@ def _all_of(checks: list[Check]) -> Check:
     return all_of
 
 
+_PLAIN_TYPES = {"string": str, "object": dict, "array": list}
+
+
+def _plain_type(schema: Any) -> type | None:
+    """The Python type for a schema that only says ``type: string`` (object, array), if it is one."""
+    if not isinstance(schema, dict) or not isinstance(schema.get("type"), str):
+        return None
+    if schema["type"] not in _PLAIN_TYPES:
+        return None
+    if any(key != "type" and key not in _IGNORED and not key.startswith("x-") for key in schema):
+        return None
+    return _PLAIN_TYPES[schema["type"]]
+
+
+def _string_enum(schema: dict[str, Any]) -> bool:
+    enum = schema.get("enum")
+    return isinstance(enum, list) and all(isinstance(item, str) for item in enum)
+
+
 class _Compiler:
     def __init__(self, root: dict[str, Any]) -> None:
         from jsonschema import Draft202012Validator
@@ -75,9 +98,8 @@ class _Compiler:
 
     # -- helpers ---------------------------------------------------------------------
     def type_check(self, name: str) -> Check:
-        fast = {"string": str, "object": dict, "array": list}
-        if name in fast:
-            kind = fast[name]
+        if name in _PLAIN_TYPES:
+            kind = _PLAIN_TYPES[name]
             return lambda x: isinstance(x, kind)
         if name == "boolean":
             return lambda x: x is True or x is False
@@ -116,8 +138,13 @@ class _Compiler:
         if not isinstance(schema, dict):
             raise Unsupported("schema is not an object")
         checks: list[Check] = []
+        fused = {keyword for keyword in _OBJECT_KEYWORDS if keyword in schema}
+        if fused:
+            checks.append(self.object_check(schema))
+            if schema.get("type") == "object":
+                fused.add("type")
         for keyword, value in schema.items():
-            if keyword in _IGNORED or keyword.startswith("x-"):
+            if keyword in fused or keyword in _IGNORED or keyword.startswith("x-"):
                 continue
             builder = getattr(self, "k_" + keyword.lstrip("$"), None)
             if builder is None:
@@ -127,17 +154,63 @@ class _Compiler:
                 checks.append(check)
         return _all_of(checks)
 
+    def object_check(self, schema: dict[str, Any]) -> Check:
+        """``type: object``, ``properties``, ``required`` and ``additionalProperties`` as one
+        check and one pass over the members, a plain string, object or array member checked
+        in place: a closure call costs more than the check it makes, and a send's body goes
+        through several such schemas."""
+        if "patternProperties" in schema:
+            raise Unsupported("patternProperties")
+        only_objects = schema.get("type") == "object"
+        required = frozenset(schema.get("required", ()))
+        kinds: dict[str, type] = {}
+        checks: dict[str, Check] = {}
+        for name, sub in schema.get("properties", {}).items():
+            kind = _plain_type(sub)
+            if kind is not None:
+                kinds[name] = kind
+            else:
+                checks[name] = self.compile(sub)
+        other = self.compile(schema.get("additionalProperties", True))  # members not in properties
+        if other is _always:
+            checks = {name: check for name, check in checks.items() if check is not _always}
+            members = bool(kinds or checks)
+        else:
+            checks.update((name, _always) for name in kinds if name not in checks)
+            members = True
+
+        def object_check(x: Any) -> bool:
+            if not isinstance(x, dict):
+                return not only_objects
+            if required and not required <= x.keys():
+                return False
+            if members:
+                for name, member in x.items():
+                    kind = kinds.get(name)
+                    if kind is not None:
+                        if not isinstance(member, kind):
+                            return False
+                        continue
+                    check = checks.get(name, other)
+                    if check is not _always and not check(member):
+                        return False
+            return True
+
+        return object_check
+
     def k_ref(self, value: Any, schema: dict[str, Any]) -> Check:
         return self.ref(value)
 
-    def k_type(self, value: Any, schema: dict[str, Any]) -> Check:
+    def k_type(self, value: Any, schema: dict[str, Any]) -> Check | None:
+        if value == "string" and _string_enum(schema):
+            return None  # the enum checks it is a string
         if isinstance(value, str):
             return self.type_check(value)
         alternatives = tuple(self.type_check(name) for name in value)
         return lambda x: any(check(x) for check in alternatives)
 
     def k_enum(self, value: Any, schema: dict[str, Any]) -> Check:
-        if all(isinstance(item, str) for item in value):
+        if _string_enum(schema):
             allowed = frozenset(value)
             return lambda x: isinstance(x, str) and x in allowed
         equal, items = self.equal, tuple(value)
@@ -146,43 +219,6 @@ class _Compiler:
     def k_const(self, value: Any, schema: dict[str, Any]) -> Check:
         equal = self.equal
         return lambda x: equal(x, value)
-
-    def k_properties(self, value: Any, schema: dict[str, Any]) -> Check | None:
-        pairs = tuple(
-            (name, check) for name, sub in value.items() if (check := self.compile(sub)) is not _always
-        )
-        if not pairs:
-            return None
-
-        def properties(x: Any) -> bool:
-            if isinstance(x, dict):
-                for name, check in pairs:
-                    if name in x and not check(x[name]):
-                        return False
-            return True
-
-        return properties
-
-    def k_required(self, value: Any, schema: dict[str, Any]) -> Check:
-        names = tuple(value)
-        return lambda x: not isinstance(x, dict) or all(name in x for name in names)
-
-    def k_additionalProperties(self, value: Any, schema: dict[str, Any]) -> Check | None:
-        if "patternProperties" in schema:
-            raise Unsupported("patternProperties")
-        known = frozenset(schema.get("properties", {}))
-        check = self.compile(value)
-        if check is _always:
-            return None
-
-        def additional(x: Any) -> bool:
-            if isinstance(x, dict):
-                for name in x:
-                    if name not in known and not check(x[name]):
-                        return False
-            return True
-
-        return additional
 
     def k_items(self, value: Any, schema: dict[str, Any]) -> Check | None:
         if "prefixItems" in schema:
@@ -228,6 +264,9 @@ class _Compiler:
 
     def k_anyOf(self, value: Any, schema: dict[str, Any]) -> Check:
         checks = tuple(self.compile(sub) for sub in value)
+        if len(checks) == 2:  # the usual case (a send's "to" or "recipient"), unrolled
+            first, second = checks
+            return lambda x: first(x) or second(x)
         return lambda x: any(check(x) for check in checks)
 
     def k_oneOf(self, value: Any, schema: dict[str, Any]) -> Check:
