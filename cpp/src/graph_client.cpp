@@ -147,6 +147,7 @@ SendResult send_result_from(const json::value& answer) {
       contacts->as_array()[0].is_object()) {
     result.input = string_field(contacts->as_array()[0].as_object(), "input");
     result.wa_id = string_field(contacts->as_array()[0].as_object(), "wa_id");
+    result.user_id = string_field(contacts->as_array()[0].as_object(), "user_id");
   }
   return result;
 }
@@ -259,6 +260,22 @@ json::value GraphClient::call(std::string_view method, std::string_view path,
   return execute(call);
 }
 
+json::value GraphClient::call_form(std::string_view path, const std::vector<FormField>& fields,
+                                   bool idempotent) {
+  Call call;
+  call.request.method = "POST";
+  call.request.url = url(path);
+  call.request.headers = auth_headers(false);
+  for (const FormField& field : fields) {
+    if (field.name.empty()) throw_invalid_parameter("form", "every field needs a name");
+    call.request.form.push_back({field.name, field.value, "", field.filename, field.content_type});
+  }
+  call.request.timeout_seconds = config_.timeout_seconds;
+  call.request.connect_timeout_seconds = config_.connect_timeout_seconds;
+  call.idempotent = idempotent;
+  return execute(call);
+}
+
 std::string GraphClient::normalize_recipient(std::string_view to) const {
   return normalize(to, config_.default_region);
 }
@@ -267,6 +284,12 @@ PreparedSend GraphClient::prepare(std::string_view to, const Message& message,
                                   std::string_view reply_to) const {
   std::string wa_id = normalize_recipient(to);
   return PreparedSend{json::serialize(build_message_payload(wa_id, message, reply_to)), wa_id};
+}
+
+PreparedSend GraphClient::prepare_for_user(std::string_view user_id, const Message& message,
+                                           std::string_view reply_to) const {
+  return PreparedSend{json::serialize(build_user_message_payload(user_id, message, reply_to)),
+                      std::string(user_id)};
 }
 
 SendResult GraphClient::send(std::string_view to, const Message& message,

@@ -2,7 +2,8 @@
 // handling guide: OAuth (190, 0), permissions and account state (10, 200-299,
 // 33 deleted business number, 131037, 131042, 133010), throttling (4, 80007,
 // 130429, 131048, 131056), the 24-hour window (131047), recipients, templates
-// (132xxx), media (131052, 131053), parameters, and service errors.
+// (132xxx), media (131052, 131053), Flows (139000-139004), parameters, and
+// service errors.
 #include "wacloud/graph_errors.hpp"
 
 #include <curl/curl.h>
@@ -37,6 +38,7 @@ GraphErrorKind classify_graph_error(long code, long subcode, long http_status,
       case 131037:  // the number needs an approved display name before it can send
       case 131042:  // business eligibility payment issue (billing)
       case 133010:  // the business phone number is not registered
+      case 133006:  // the number must be verified again before it registers
         return K::kPermissionDenied;
       case 4:
       case 17:
@@ -70,12 +72,15 @@ GraphErrorKind classify_graph_error(long code, long subcode, long http_status,
       case 131016:
       case 131057:  // account in maintenance mode
       case 133004:  // server temporarily unavailable
+      case 139103:  // block list: internal error, try again
         return K::kTransient;
       default:
         break;
     }
     if (code >= 200 && code <= 299) return K::kPermissionDenied;
     if (code >= 132000 && code <= 132999) return K::kTemplate;
+    // Flows management: blocked by integrity, update, publish, deprecate, delete refused.
+    if (code >= 139000 && code <= 139004) return K::kFlow;
   }
   if (http_status == 401) return K::kAuthentication;
   if (http_status == 403) return K::kPermissionDenied;
@@ -156,6 +161,11 @@ GraphErrorInfo parse_graph_error(long http_status, std::string_view body,
       info.user_title = as_text(error->if_contains("error_user_title"));
       info.user_message = as_text(error->if_contains("error_user_msg"));
       if (info.message.empty()) info.message = "Graph API error " + std::to_string(info.code);
+      if (parsed.as_object().size() > 1) {
+        json::object rest = parsed.as_object();
+        rest.erase("error");
+        info.partial_result = json::serialize(rest);
+      }
       info.kind = classify_graph_error(info.code, info.subcode, http_status);
     }
   } catch (...) {
@@ -267,7 +277,7 @@ std::string redact_secret(std::string_view text, std::string_view secret) {
 
 GraphErrorInfo redact_secret(GraphErrorInfo info, std::string_view secret) {
   for (std::string* text : {&info.message, &info.type, &info.details, &info.fbtrace_id,
-                            &info.user_title, &info.user_message}) {
+                            &info.user_title, &info.user_message, &info.partial_result}) {
     *text = redact_secret(*text, secret);
   }
   return info;

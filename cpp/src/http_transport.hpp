@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -29,6 +30,11 @@ struct Request {
   std::vector<std::string> headers;  // "Name: value"
   std::string body;                  // sent as-is for POST
   std::vector<FormPart> form;        // multipart/form-data instead of body
+  // Streams a POST body of `body_length` bytes instead of `body`: fills up to
+  // `size` bytes and returns how many (kAbortRead stops the transfer).
+  std::function<std::size_t(char* buffer, std::size_t size)> body_reader;
+  std::int64_t body_length = 0;
+  static constexpr std::size_t kAbortRead = static_cast<std::size_t>(-1);
   // Receives the response body in chunks instead of buffering it; returning
   // false aborts the transfer.
   std::function<bool(std::string_view)> sink;

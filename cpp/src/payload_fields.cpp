@@ -61,6 +61,13 @@ class Fields {
     return value->as_array();
   }
 
+  std::optional<json::object> optional_object(std::string_view key) const {
+    const json::value* value = find(key);
+    if (value == nullptr) return std::nullopt;
+    if (!value->is_object()) throw_invalid_parameter(path(key), "must be an object");
+    return value->as_object();
+  }
+
   MediaSource media() const {
     MediaSource ref;
     ref.id = optional_string("media_id").value_or("");
@@ -164,6 +171,45 @@ Message message_from_fields(std::string_view type, const json::object& object) {
   if (type == "cta_url") {
     return CtaUrlMessage{fields.string("body"), fields.string("display_text"), fields.string("url"),
                          header(fields), fields.optional_string("footer")};
+  }
+  if (type == "flow") {
+    FlowMessage message;
+    message.body = fields.string("body");
+    message.flow_cta = fields.string("flow_cta");
+    message.flow_id = fields.optional_string("flow_id").value_or("");
+    message.flow_name = fields.optional_string("flow_name").value_or("");
+    message.flow_token = fields.optional_string("flow_token").value_or("");
+    message.flow_action = fields.optional_string("flow_action").value_or("navigate");
+    message.screen = fields.optional_string("screen");
+    message.data = fields.optional_object("data");
+    message.mode = fields.optional_string("mode").value_or("");
+    message.header = fields.optional_string("header");
+    message.footer = fields.optional_string("footer");
+    return message;
+  }
+  if (type == "product") {
+    return ProductMessage{fields.string("catalog_id"), fields.string("product_retailer_id"),
+                          fields.optional_string("body"), fields.optional_string("footer")};
+  }
+  if (type == "product_list") {
+    ProductListMessage message{fields.string("header"),
+                               fields.string("body"),
+                               fields.string("catalog_id"),
+                               {},
+                               fields.optional_string("footer")};
+    const json::array& sections = fields.array("sections");
+    for (std::size_t s = 0; s < sections.size(); ++s) {
+      Fields section = element(sections, s, "sections");
+      ProductSection out{section.optional_string("title"), {}};
+      const json::array& ids = section.array("product_retailer_ids");
+      for (std::size_t p = 0; p < ids.size(); ++p) {
+        std::string path = section.path("product_retailer_ids") + "[" + std::to_string(p) + "]";
+        if (!ids[p].is_string()) throw_invalid_parameter(path, "must be a string");
+        out.product_retailer_ids.emplace_back(ids[p].as_string());
+      }
+      message.sections.push_back(std::move(out));
+    }
+    return message;
   }
   throw_invalid_parameter("type", "unknown message type \"" + std::string(type) + "\"");
 }

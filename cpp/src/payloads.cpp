@@ -3,7 +3,8 @@
 // buttons (body 1024, 1-3 buttons, title 20, id 256, header and footer 60),
 // interactive lists (body 4096, button 20, up to 10 sections and 10 rows in
 // all, section and row title 24, row id 200, description 72), interactive CTA
-// URL (body 1024, button label 20), reactions, locations, contacts (1-5 cards), templates
+// URL (body 1024, button label 20), interactive Flows (body 1024, flow_cta 30,
+// flow_message_version 3), reactions, locations, contacts (1-5 cards), templates
 // (name: lowercase letters, digits and underscores, up to 512) and marking
 // messages as read (optionally with a typing indicator).
 #include "wacloud/payloads.hpp"
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <set>
 
+#include "payload_products.hpp"
 #include "wacloud/errors.hpp"
 
 namespace wacloud {
@@ -68,6 +70,12 @@ void check_text(std::string_view text, std::string_view field, std::size_t max) 
     throw_invalid_parameter(field, "is " + std::to_string(count) +
                                        " characters; Meta allows at most " + std::to_string(max));
   }
+}
+
+// An identifier or name with no documented length: present and valid text.
+void check_name(std::string_view text, std::string_view field) {
+  if (is_blank(text)) throw_invalid_parameter(field, "must not be empty");
+  count_code_points(text, field);
 }
 
 bool is_http_url(std::string_view url) {
@@ -361,6 +369,70 @@ struct PayloadBuilder {
     out["type"] = "interactive";
     out["interactive"] = std::move(interactive);
   }
+
+  void operator()(const FlowMessage& m) {
+    check_text(m.body, "body", limits::kFlowBody);
+    check_text(m.flow_cta, "flow_cta", limits::kFlowCta);
+    if (m.flow_id.empty() == m.flow_name.empty())
+      throw_invalid_parameter("flow_id", "give exactly one of flow_id or flow_name");
+    json::object parameters{{"flow_message_version", "3"}};
+    if (!m.flow_token.empty()) parameters["flow_token"] = m.flow_token;
+    if (!m.flow_id.empty()) {
+      check_name(m.flow_id, "flow_id");
+      parameters["flow_id"] = m.flow_id;
+    } else {
+      check_name(m.flow_name, "flow_name");
+      parameters["flow_name"] = m.flow_name;
+    }
+    parameters["flow_cta"] = m.flow_cta;
+    if (!m.mode.empty()) {
+      if (m.mode != "draft" && m.mode != "published")
+        throw_invalid_parameter("mode", "must be \"draft\" or \"published\"");
+      parameters["mode"] = m.mode;
+    }
+    if (m.flow_action != "navigate" && m.flow_action != "data_exchange")
+      throw_invalid_parameter("flow_action", "must be \"navigate\" or \"data_exchange\"");
+    parameters["flow_action"] = m.flow_action;
+    if (m.flow_action == "data_exchange" && (m.screen || m.data)) {
+      // Meta: the endpoint chooses the first screen, so the message names none.
+      throw_invalid_parameter(m.screen ? "screen" : "data",
+                              "is only for flow_action \"navigate\"; the endpoint chooses the "
+                              "first screen of a data_exchange Flow");
+    }
+    if (m.screen || m.data) {
+      json::object payload;
+      if (m.screen) {
+        check_name(*m.screen, "screen");
+        payload["screen"] = *m.screen;
+      }
+      if (m.data) {
+        if (m.data->empty()) throw_invalid_parameter("data", "must not be empty when given");
+        payload["data"] = *m.data;
+      }
+      parameters["flow_action_payload"] = std::move(payload);
+    }
+    json::object interactive{{"type", "flow"}};
+    if (m.header) {
+      check_text(*m.header, "header", limits::kHeaderText);
+      interactive["header"] = json::object{{"type", "text"}, {"text", *m.header}};
+    }
+    interactive["body"] = json::object{{"text", m.body}};
+    put_footer(interactive, m.footer);
+    interactive["action"] = json::object{{"name", "flow"}, {"parameters", std::move(parameters)}};
+    out["type"] = "interactive";
+    out["interactive"] = std::move(interactive);
+  }
+
+  // Catalog products: payload_products.cpp.
+  void operator()(const ProductMessage& m) {
+    out["type"] = "interactive";
+    out["interactive"] = detail::product_interactive(m);
+  }
+
+  void operator()(const ProductListMessage& m) {
+    out["type"] = "interactive";
+    out["interactive"] = detail::product_list_interactive(m);
+  }
 };
 
 }  // namespace
@@ -397,15 +469,59 @@ void check_language_code(std::string_view code) {
     throw_invalid_parameter("language", "must be a language code such as \"en\" or \"en_US\"");
 }
 
-json::object build_message_payload(std::string_view to, const Message& message,
-                                   std::string_view reply_to) {
-  if (is_blank(to)) throw_invalid_parameter("to", "must not be empty");
-  json::object payload{
-      {"messaging_product", "whatsapp"}, {"recipient_type", "individual"}, {"to", to}};
-  // "context" sits between "to" and "type", as in Meta's reply example.
+namespace {
+
+// `recipient_key` is "to" (a wa_id) or "recipient" (a business-scoped user id).
+json::object message_payload(std::string_view recipient_key, std::string_view recipient,
+                             const Message& message, std::string_view reply_to) {
+  json::object payload{{"messaging_product", "whatsapp"},
+                       {"recipient_type", "individual"},
+                       {recipient_key, recipient}};
+  // "context" sits between the recipient and "type", as in Meta's reply example.
   if (!reply_to.empty()) payload["context"] = json::object{{"message_id", reply_to}};
   std::visit(PayloadBuilder{payload}, message);
   return payload;
+}
+
+bool is_alphanumeric(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+}  // namespace
+
+json::object build_message_payload(std::string_view to, const Message& message,
+                                   std::string_view reply_to) {
+  if (is_blank(to)) throw_invalid_parameter("to", "must not be empty");
+  return message_payload("to", to, message, reply_to);
+}
+
+bool is_user_id(std::string_view text) noexcept {
+  if (text.size() < 4 || text[2] != '.') return false;
+  for (std::size_t i = 0; i < 2; ++i) {
+    if (text[i] < 'A' || text[i] > 'Z') return false;
+  }
+  std::string_view rest = text.substr(3);
+  if (rest.substr(0, 4) == "ENT.") rest.remove_prefix(4);  // a parent BSUID
+  if (rest.empty() || rest.size() > 128) return false;
+  for (char c : rest) {
+    if (!is_alphanumeric(c)) return false;
+  }
+  return true;
+}
+
+void check_user_id(std::string_view user_id, std::string_view field) {
+  if (is_blank(user_id)) throw_invalid_parameter(field, "must not be empty");
+  if (!is_user_id(user_id)) {
+    throw_invalid_parameter(field,
+                            "is not a business-scoped user id (a country code, a period and up "
+                            "to 128 letters and digits, such as \"US.13491208655302741918\")");
+  }
+}
+
+json::object build_user_message_payload(std::string_view user_id, const Message& message,
+                                        std::string_view reply_to) {
+  check_user_id(user_id);
+  return message_payload("recipient", user_id, message, reply_to);
 }
 
 json::object build_mark_read_payload(std::string_view message_id, bool typing_indicator) {
@@ -472,6 +588,15 @@ json::object build_business_profile_update(const json::object& fields) {
     if (!value.is_string()) throw_invalid_parameter(field, "must be a string");
     // "about" may not be blank; the others may be cleared with an empty string.
     if (key == "about" || !value.as_string().empty()) check_text(value.as_string(), field, *max);
+    std::string_view text(value.as_string());
+    if (key == "vertical" && !detail::is_profile_vertical(text)) {
+      throw_invalid_parameter(field,
+                              "must be one of Meta's verticals (OTHER, AUTO, BEAUTY, ..., "
+                              "OTC_DRUGS), not \"" +
+                                  std::string(text) + "\"");
+    }
+    if (key == "email" && !text.empty() && !detail::is_email(text))
+      throw_invalid_parameter(field, "must be an email address");
     body[key] = value;
   }
   return body;

@@ -242,7 +242,11 @@ Event parse_status(const json::object& status, const Path& path, const ChangeSco
   const std::int64_t timestamp = required_timestamp(status, "timestamp", path);
   update.recipient_id = optional_string(status, "recipient_id", path);
   update.recipient_user_id = optional_string(status, "recipient_user_id", path);
-  update.recipient_parent_user_id = optional_string(status, "recipient_parent_user_id", path);
+  // Meta's BSUID reference spells it parent_recipient_user_id; the other order is read too.
+  update.recipient_parent_user_id = optional_string(status, "parent_recipient_user_id", path);
+  if (!update.recipient_parent_user_id) {
+    update.recipient_parent_user_id = optional_string(status, "recipient_parent_user_id", path);
+  }
   update.recipient_type = optional_string(status, "recipient_type", path);
   update.recipient_participant_id = optional_string(status, "recipient_participant_id", path);
   update.biz_opaque_callback_data = optional_string(status, "biz_opaque_callback_data", path);
@@ -360,11 +364,12 @@ bool share_contacts(const json::array& contacts, const ChangeScope& scope, std::
 }
 
 // True when the value holds something no event carries: a key this parser does
-// not know, metadata beyond the two ids, or a messaging_product other than
-// "whatsapp".
-bool has_unmodelled_parts(const json::object& value) {
+// not know (`also_known` is one more it does), metadata beyond the two ids, or
+// a messaging_product other than "whatsapp".
+bool has_unmodelled_parts(const json::object& value, std::string_view also_known = {}) {
   for (const auto& item : value) {
     const std::string_view key = item.key();
+    if (!also_known.empty() && key == also_known) continue;
     if (key == "messaging_product") {
       const json::string* text = item.value().if_string();
       if (text == nullptr || *text != "whatsapp") return true;
@@ -420,6 +425,7 @@ void parse_message_value(const json::object& value, const Path& path, const Chan
   }
   const bool contacts_lost = scope.contacts != nullptr && !scope.contacts->empty() &&
                              !share_contacts(*scope.contacts, scope, out, first_event);
+  for (std::size_t i = first_event; i < out.size(); ++i) adopt_contact_ids(out[i]);
   if (value.contains("errors")) {
     WebhookError error{parse_errors(value, "errors", path)};
     Event event = scope.event(value, scope.entry_time);
@@ -444,6 +450,36 @@ Event parse_template_status(const json::object& value, const Path& path, const C
   Event event = scope.event(value, scope.entry_time);
   event.data = std::move(update);
   return event;
+}
+
+// A user_id_update value: one event per entry (an unreadable one becomes an
+// InvalidItem); a value with nothing else to say, or more, is handed over too.
+void parse_user_id_update_value(const json::object& value, const Path& path,
+                                const ChangeScope& scope, std::vector<Event>& out) {
+  const std::size_t first_event = out.size();
+  bool item_lost = false;
+  if (const json::array* items = optional_array(value, "user_id_update", path)) {
+    const Path array_path = path.child("user_id_update");
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      const Path item_path = array_path.at(i);
+      const json::value& item = (*items)[i];
+      try {
+        out.push_back(parse_user_id_update(require_object(item, item_path), item_path, scope));
+      } catch (const WebhookPayloadError& error) {
+        out.push_back(invalid_item(item, "user_id_update", error, item_path, scope));
+        item_lost |= !item.is_object();
+      }
+    }
+  }
+  bool other_keys = false;  // contacts, statuses, ...: nothing above carries them
+  for (const auto& entry : value) {
+    const std::string_view key = entry.key();
+    other_keys |= key != "messaging_product" && key != "metadata" && key != "user_id_update";
+  }
+  if (out.size() == first_event || item_lost || other_keys ||
+      has_unmodelled_parts(value, "user_id_update")) {
+    out.push_back(field_update(value, scope));
+  }
 }
 
 // Checks value.contacts once; messages look their sender up in it.
@@ -481,6 +517,8 @@ void parse_change(const json::object& change, const Path& path, ChangeScope& sco
   if (field == "messages" || field == "smb_message_echoes") {
     scope.contacts = checked_contacts(value, value_path);
     parse_message_value(value, value_path, scope, out);
+  } else if (field == "user_id_update") {
+    parse_user_id_update_value(value, value_path, scope, out);
   } else if (field == "message_template_status_update" && find(value, "event") != nullptr) {
     out.push_back(parse_template_status(value, value_path, scope));
   } else {

@@ -82,6 +82,12 @@ bool contact_names(const boost::json::object& contact, const std::optional<std::
 const boost::json::object* find_contact(const ChangeScope& scope,
                                         const std::optional<std::string>& wa_id,
                                         const std::optional<std::string>& user_id);
+// One value.user_id_update[] entry (webhook_user_ids.cpp).
+Event parse_user_id_update(const boost::json::object& item, const Path& path,
+                           const ChangeScope& scope);
+// Fills the business-scoped ids an event's item left out from its contacts[] entry.
+void adopt_contact_ids(Event& event);
+
 // Makes `contact` the message's contact (and its profile name the contact_name).
 void set_contact(InboundMessage& message, const ChangeScope& scope,
                  const boost::json::object& contact);

@@ -79,6 +79,7 @@ enum class GraphErrorKind {
   kInvalidParameter,  // 100, 131008, 131009, ...
   kTransient,         // 1, 2, 131000, 131016, 5xx, timeouts
   kDeliveryUnknown,   // the request may have reached Meta; resending could duplicate it
+  kFlow,              // 139000-139004: a Flow blocked, or not updatable, publishable, ...
 };
 
 struct GraphErrorInfo {
@@ -96,6 +97,9 @@ struct GraphErrorInfo {
   std::string user_message;
   bool retriable = false;
   std::optional<double> retry_after;  // seconds, from Retry-After when present
+  // The answer's members beside "error", as JSON ("" when none): a partly done
+  // bulk call (block_users, 139100) reports what it did there.
+  std::string partial_result;
 };
 
 class GraphError : public Error {

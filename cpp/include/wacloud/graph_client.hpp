@@ -56,6 +56,7 @@ struct SendResult {
   std::string wa_id;
   std::string input;
   std::string message_status;  // "accepted", "held_for_quality_assessment", ...
+  std::string user_id;         // the business-scoped user id, when Meta answers one
 };
 
 struct RemoteMedia {
@@ -72,6 +73,26 @@ struct MediaUpload {
   std::string path;
   std::string mime_type;  // required: Meta files media under its MIME type
   std::string filename;   // shown to recipients of documents
+};
+
+// A file for Meta's Resumable Upload API (POST /<app-id>/uploads, then
+// /upload:<session>): from memory or streamed off disk. Meta takes PDF, JPEG,
+// PNG and MP4 there; the handle it returns goes into template examples
+// (header_handle) and the business profile (profile_picture_handle).
+struct ResumableUpload {
+  std::string data;  // used when path is empty
+  std::string path;
+  std::string file_name;
+  std::string mime_type;  // application/pdf, image/jpeg, image/jpg, image/png, video/mp4
+};
+
+// One part of a multipart/form-data Graph call: text, or a file when
+// `filename` is set (Flow JSON uploads, Meta's form-only operations).
+struct FormField {
+  std::string name;
+  std::string value;
+  std::string filename;
+  std::string content_type;
 };
 
 // A message ready for send_many: the request body and the recipient wa_id the
@@ -102,6 +123,10 @@ class GraphClient {
   SendResult send_payload(const std::string& payload, const std::string& recipient);
   PreparedSend prepare(std::string_view to, const Message& message,
                        std::string_view reply_to = {}) const;
+  // As prepare, to a business-scoped user id (checked, never normalized as a
+  // number): the body names it as "recipient", and it keys the rate limiter.
+  PreparedSend prepare_for_user(std::string_view user_id, const Message& message,
+                                std::string_view reply_to = {}) const;
 
   // Many sends with at most `concurrency` in flight on this client's pool, in
   // one call; outcomes in input order. Retries and the rate limiter apply per
@@ -134,10 +159,25 @@ class GraphClient {
   // input token travels in the query, as Meta requires; errors never show it.
   TokenInfo debug_token(std::string_view input_token = {});
 
+  // Resumable Upload API. A session for `file_length` bytes of `upload` (its
+  // name and type are checked), owned by the app `app_id`: "upload:<id>...".
+  std::string start_upload_session(std::string_view app_id, const ResumableUpload& upload,
+                                   std::int64_t file_length);
+  // How many bytes of the session Meta holds (GET /upload:<id>, `file_offset`).
+  std::int64_t upload_session_offset(std::string_view session_id);
+  // Sends the file from Meta's offset on, asking the offset again and sending
+  // the rest after an interrupted transfer (up to max_retries times); returns
+  // the file handle (`h`). Never starts over: the bytes Meta holds stay.
+  std::string upload_to_session(std::string_view session_id, const ResumableUpload& upload);
+
   // Any Graph call: `path` after the version ("/<id>/...", query included).
   // Idempotent calls (GET, DELETE) are also retried after timeouts.
   boost::json::value call(std::string_view method, std::string_view path,
                           const std::string& body = {});
+  // A POST of multipart/form-data to `path`; resent after a timeout only when
+  // `idempotent`, as a lost answer may hide a call Meta carried out.
+  boost::json::value call_form(std::string_view path, const std::vector<FormField>& fields,
+                               bool idempotent = false);
 
   // Wait before retry `attempt` (0-based): exponential, with jitter, and at
   // least `retry_after` when the server sent one. Exposed for tests.

@@ -39,6 +39,11 @@ inline constexpr std::size_t kRowTitle = 24;
 inline constexpr std::size_t kRowDescription = 72;
 inline constexpr std::size_t kCtaDisplayText = 20;
 inline constexpr std::size_t kTemplateName = 512;
+inline constexpr std::size_t kProductBody = 1024;  // product and product_list bodies
+inline constexpr std::size_t kMaxProductSections = 10;
+inline constexpr std::size_t kMaxProducts = 30;  // across all sections of a product list
+inline constexpr std::size_t kFlowBody = 1024;   // interactive Flow
+inline constexpr std::size_t kFlowCta = 30;      // the spec's flow_cta maxLength
 }  // namespace limits
 
 // A media object: exactly one of an uploaded media id or a public http(s) link.
@@ -127,18 +132,70 @@ struct CtaUrlMessage {
   std::optional<std::string> footer;
 };
 
-using Message =
-    std::variant<TextMessage, MediaMessage, LocationMessage, ContactsMessage, ReactionMessage,
-                 TemplateMessage, ButtonsMessage, ListMessage, CtaUrlMessage>;
+// An interactive Flow (WhatsApp Flows): the `flow_cta` button opens the Flow
+// `flow_id` or `flow_name` (exactly one). "navigate" starts at `screen` (Meta's
+// default: the Flow's first) with `data`; "data_exchange" asks the Flow's
+// endpoint for the first screen and takes neither. The header is text only.
+struct FlowMessage {
+  std::string body;
+  std::string flow_cta;
+  std::string flow_id;
+  std::string flow_name;
+  std::string flow_token;                // empty: Meta's default, "unused"
+  std::string flow_action = "navigate";  // or "data_exchange"
+  std::optional<std::string> screen;
+  std::optional<boost::json::object> data;  // must not be empty when given
+  std::string mode;                         // "draft", "published"; empty: published
+  std::optional<std::string> header;        // text
+  std::optional<std::string> footer;
+};
+
+// A catalog product: an optional body and footer, never a header.
+struct ProductMessage {
+  std::string catalog_id;
+  std::string product_retailer_id;
+  std::optional<std::string> body;
+  std::optional<std::string> footer;
+};
+
+struct ProductSection {
+  std::optional<std::string> title;  // required when there is more than one section
+  std::vector<std::string> product_retailer_ids;
+};
+
+// Up to 30 catalog products in up to 10 sections; a text header and a body are required.
+struct ProductListMessage {
+  std::string header;
+  std::string body;
+  std::string catalog_id;
+  std::vector<ProductSection> sections;
+  std::optional<std::string> footer;
+};
+
+using Message = std::variant<TextMessage, MediaMessage, LocationMessage, ContactsMessage,
+                             ReactionMessage, TemplateMessage, ButtonsMessage, ListMessage,
+                             CtaUrlMessage, FlowMessage, ProductMessage, ProductListMessage>;
 
 // The complete request body for sending `message` to `to` (a wa_id, already
 // normalized), optionally as a reply to the message `reply_to`.
 boost::json::object build_message_payload(std::string_view to, const Message& message,
                                           std::string_view reply_to = {});
 
+// A business-scoped user id (BSUID), as Meta issues them: a two-letter country
+// code, a period and up to 128 letters and digits ("US.13491208655302741918");
+// a parent BSUID has "ENT." after the code. `is_user_id` only tells the shape;
+// `check_user_id` throws kInvalidParameter naming `field` for anything else.
+bool is_user_id(std::string_view text) noexcept;
+void check_user_id(std::string_view user_id, std::string_view field = "recipient");
+
+// The body sending `message` to a business-scoped user: Meta's "recipient"
+// takes the place of "to" (the id is checked, never read as a phone number).
+boost::json::object build_user_message_payload(std::string_view user_id, const Message& message,
+                                               std::string_view reply_to = {});
+
 // Reads a message from the field dictionary the Python `wacloud.messages`
 // classes produce (`type` is "text", "image", ..., "buttons", "list",
-// "cta_url"); wrong field types raise kInvalidParameter naming the field.
+// "cta_url", "flow"); wrong field types raise kInvalidParameter naming the field.
 Message message_from_fields(std::string_view type, const boost::json::object& fields);
 
 // The body of POST /<phone-number-id>/messages marking `message_id` as read.

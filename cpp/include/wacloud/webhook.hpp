@@ -148,13 +148,30 @@ struct FieldUpdate {};  // any other field: the change's value is the raw JSON
 // A message, status or echo that could not be read; its neighbours were parsed.
 // The event's raw is the item when it is a JSON object (else an empty object).
 struct InvalidItem {
-  std::string kind;    // "message", "status" or "message_echo"
+  std::string kind;    // "message", "status", "message_echo" or "user_id_update"
   std::string path;    // e.g. "entry[0].changes[0].value.messages[1].type"
   std::string reason;  // what WebhookPayloadError would have said
   std::optional<std::string> item_id;
 };
 
-enum class EventType { kMessage, kStatus, kError, kTemplateStatus, kFieldUpdate, kInvalid };
+// Field "user_id_update": a user's business-scoped user id changed (each
+// value.user_id_update[] entry). The ids come as {"previous", "current"}.
+struct UserIdUpdate {
+  std::string previous_user_id, user_id;  // user_id: the current one
+  std::optional<std::string> previous_parent_user_id, parent_user_id;
+  std::optional<std::string> wa_id;   // when Meta may share the user's number
+  std::optional<std::string> detail;  // Meta's description of the change
+};
+
+enum class EventType {
+  kMessage,
+  kStatus,
+  kError,
+  kTemplateStatus,
+  kFieldUpdate,
+  kInvalid,
+  kUserIdUpdate
+};
 
 struct Event {
   std::string field;                                                 // changes[].field
@@ -164,7 +181,7 @@ struct Event {
   RawJson raw;  // the object this event came from (message, status or change value)
   // Alternatives in EventType order.
   std::variant<InboundMessage, StatusUpdate, WebhookError, TemplateStatusUpdate, FieldUpdate,
-               InvalidItem>
+               InvalidItem, UserIdUpdate>
       data;
 
   EventType type() const noexcept { return static_cast<EventType>(data.index()); }
