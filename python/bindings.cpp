@@ -6,14 +6,19 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-// After Python.h, which pybind11 includes: the webhook section builds datetimes.
+// After Python.h, which pybind11 includes: the webhook section builds datetimes
+// and its own field descriptors.
 #include <datetime.h>
+#include <structmember.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 
 #include "wacloud/circuit_breaker.hpp"
@@ -104,6 +109,8 @@ const char* graph_kind_name(wacloud::GraphErrorKind kind) {
       return "transient";
     case K::kDeliveryUnknown:
       return "delivery_unknown";
+    case K::kFlow:
+      return "flow";
   }
   return "other";
 }
@@ -118,7 +125,7 @@ py::object graph_error_object(const wacloud::GraphErrorInfo& info) {
           py::arg("type") = info.type, py::arg("details") = info.details,
           py::arg("fbtrace_id") = info.fbtrace_id, py::arg("retriable") = info.retriable,
           py::arg("retry_after") = retry_after, py::arg("error_user_title") = info.user_title,
-          py::arg("error_user_msg") = info.user_message);
+          py::arg("error_user_msg") = info.user_message, py::arg("result") = info.partial_result);
 }
 
 void translate_exception(std::exception_ptr pointer) {
@@ -290,11 +297,16 @@ py::object webhook_key(std::string_view key) {
   return text;
 }
 
-// The dicts made for JSON objects inside one event's raw JSON, noted by address
-// for the fields that are parts of raw (order, referral, contact cards, ...):
-// those share raw's dicts, as after json.loads, instead of being made twice.
+// An event's raw dict, and the dicts made for JSON objects inside it, noted by
+// address for the fields that are parts of raw (order, referral, contact cards,
+// ...): those share raw's dicts, as after json.loads, instead of being made twice.
 class WebhookRawParts {
  public:
+  // Without an event: no raw, and each part is a dict of its own.
+  WebhookRawParts() = default;
+  // Makes the event's raw, noting the parts its fields hold.
+  explicit WebhookRawParts(const wacloud::Event& event);
+  py::object raw() const { return raw_; }
   void want(const wacloud::RawJson& part) { parts_.emplace_back(&part.get(), nullptr); }
   void want(const std::optional<wacloud::RawJson>& part) {
     if (part) want(*part);
@@ -309,7 +321,8 @@ class WebhookRawParts {
   }
 
  private:
-  // Borrowed: each dict is alive inside raw, which the event holds.
+  py::object raw_;
+  // Borrowed: each dict is alive inside raw_.
   std::vector<std::pair<const boost::json::object*, PyObject*>> parts_;
 };
 
@@ -369,6 +382,18 @@ py::object webhook_part(const std::optional<wacloud::RawJson>& part, const Webho
   return part ? webhook_part(*part, parts) : py::none();
 }
 
+WebhookRawParts::WebhookRawParts(const wacloud::Event& event) {
+  if (const auto* message = std::get_if<wacloud::InboundMessage>(&event.data)) {
+    want(message->order);
+    want(message->system);
+    want(message->referral);
+    for (const wacloud::RawJson& card : message->contacts) want(card);
+    if (message->context) want(message->context->referred_product);
+    if (message->interactive) want(message->interactive->content);
+  }
+  raw_ = webhook_object(event.raw.get(), this);
+}
+
 // One frozen, slotted dataclass of wacloud.events: its fields (dataclasses.fields
 // order) and the member descriptor of each, through which instances are filled.
 struct WebhookClass {
@@ -406,47 +431,45 @@ struct WebhookClass {
   }
 };
 
-// The classes events are built as, looked up once (never destroyed: they may be
-// needed until the interpreter is gone).
-struct WebhookTypes {
-  WebhookClass inbound_message, status_update, webhook_error, template_status_update, field_update,
-      invalid_item;
-  WebhookClass media_ref, location, interactive_reply, button_reply, reaction, message_context,
-      error_detail;
-  py::object event_types[6];  // EventType members, in wacloud::EventType order
+struct WebhookTypes;
+
+// How one field's value is made from the core's Event. `parts` holds raw and
+// the dicts inside it when the field is made together with raw.
+using WebhookBuild = py::object (*)(const WebhookTypes&, const wacloud::Event&,
+                                    const WebhookRawParts&);
+struct WebhookFieldSpec {
+  const char* name;
+  WebhookBuild build;
+  // The value is or holds parts of raw (order, contact cards, ...): made with raw,
+  // so that they are raw's very objects, as after json.loads.
+  bool in_raw = false;
 };
 
-const WebhookTypes& webhook_types() {
-  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<WebhookTypes> storage;
-  return storage
-      .call_once_and_store_result([] {
-        PyDateTime_IMPORT;
-        if (PyDateTimeAPI == nullptr) throw py::error_already_set();
-        WebhookTypes types;
-        py::module_ events = py::module_::import("wacloud.events");
-        py::object fields_of = py::module_::import("dataclasses").attr("fields");
-        const auto load = [&](const char* name) { return WebhookClass(events, fields_of, name); };
-        types.inbound_message = load("InboundMessage");
-        types.status_update = load("StatusUpdate");
-        types.webhook_error = load("WebhookError");
-        types.template_status_update = load("TemplateStatusUpdate");
-        types.field_update = load("FieldUpdate");
-        types.invalid_item = load("InvalidItem");
-        types.media_ref = load("MediaRef");
-        types.location = load("Location");
-        types.interactive_reply = load("InteractiveReply");
-        types.button_reply = load("ButtonReply");
-        types.reaction = load("Reaction");
-        types.message_context = load("MessageContext");
-        types.error_detail = load("ErrorDetail");
-        const char* const members[] = {"MESSAGE",         "STATUS",       "ERROR",
-                                       "TEMPLATE_STATUS", "FIELD_UPDATE", "INVALID"};
-        for (int i = 0; i < 6; ++i)
-          types.event_types[i] = events.attr("EventType").attr(members[i]);
-        return types;
-      })
-      .get_stored();
-}
+// An event class (InboundMessage, StatusUpdate, ...): per dataclass field, how
+// its value is made and where its slot is (see "events made on first read").
+struct WebhookEventClass {
+  py::object cls;
+  PyTypeObject* type = nullptr;  // cls
+  wacloud::EventType event_type{};
+  std::vector<WebhookFieldSpec> specs;  // dataclass field order
+  std::vector<Py_ssize_t> offsets;      // of each field's slot in an instance
+  std::size_t raw_index = 0;
+  std::string missing;  // why instances cannot be made (a field without a spec), or ""
+
+  PyObject*& slot(PyObject* instance, std::size_t index) const {
+    return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(instance) + offsets[index]);
+  }
+};
+
+// The classes events are built as, looked up once (never destroyed: they may be
+// needed until the interpreter is gone; the event classes' field descriptors
+// point to theirs).
+struct WebhookTypes {
+  const WebhookEventClass* events[7] = {};  // in wacloud::EventType order
+  WebhookClass media_ref, location, interactive_reply, button_reply, reaction, message_context,
+      error_detail;
+  py::object event_types[7];  // EventType members, in wacloud::EventType order
+};
 
 // Unix seconds (0 to 9999-12-31T23:59:59, checked by the core) -> the aware UTC
 // datetime that datetime.fromtimestamp(seconds, timezone.utc) gives, without
@@ -473,11 +496,12 @@ py::object webhook_time(const std::optional<std::int64_t>& seconds) {
   return py::reinterpret_steal<py::object>(time);
 }
 
-// Builds one frozen, slotted event dataclass without running its __init__: the
-// instance is allocated as object.__new__ does and each slot is filled through
-// its member descriptor, as object.__setattr__ in the dataclass's own __init__
-// does, minus the attribute lookup and the Python frames. take() checks that
-// every field was set, so a field added to the dataclass cannot be forgotten.
+// Builds one frozen, slotted dataclass (the objects inside events: MediaRef,
+// ErrorDetail, ...) without running its __init__: the instance is allocated as
+// object.__new__ does and each slot is filled through its member descriptor, as
+// object.__setattr__ in the dataclass's own __init__ does, minus the attribute
+// lookup and the Python frames. take() checks that every field was set, so a
+// field added to the dataclass cannot be forgotten.
 class WebhookObject {
  public:
   explicit WebhookObject(const WebhookClass& cls) : cls_(cls) {
@@ -520,8 +544,28 @@ class WebhookObject {
   std::uint64_t set_ = 0;
 };
 
-py::list webhook_errors(const WebhookTypes& types,
-                        const std::vector<wacloud::ErrorDetail>& errors) {
+// The Python value of each type of the core's event fields. All take `parts`
+// (see WebhookBuild) so the field templates below can call any of them.
+py::object webhook_value(const WebhookTypes&, const std::string& text, const WebhookRawParts&) {
+  return webhook_str(text);
+}
+
+py::object webhook_value(const WebhookTypes&, const std::optional<std::string>& text,
+                         const WebhookRawParts&) {
+  return text ? webhook_str(*text) : py::none();
+}
+
+py::object webhook_value(const WebhookTypes&, bool flag, const WebhookRawParts&) {
+  return py::bool_(flag);
+}
+
+py::object webhook_value(const WebhookTypes&, const std::optional<bool>& flag,
+                         const WebhookRawParts&) {
+  return flag ? py::object(py::bool_(*flag)) : py::none();
+}
+
+py::object webhook_value(const WebhookTypes& types, const std::vector<wacloud::ErrorDetail>& errors,
+                         const WebhookRawParts&) {
   py::list list(errors.size());
   for (std::size_t i = 0; i < errors.size(); ++i) {
     const wacloud::ErrorDetail& error = errors[i];
@@ -534,198 +578,256 @@ py::list webhook_errors(const WebhookTypes& types,
                             .take();
     PyList_SET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i), detail.release().ptr());
   }
-  return list;
+  return std::move(list);
 }
 
-void webhook_message_fields(WebhookObject& out, const WebhookTypes& types,
-                            const wacloud::InboundMessage& message, const WebhookRawParts& parts) {
-  out.set("message_id", std::string_view(message.message_id))
-      .set("from_wa_id", message.from_wa_id)
-      .set("from_user_id", message.from_user_id)
-      .set("from_parent_user_id", message.from_parent_user_id)
-      .set("to_wa_id", message.to_wa_id)
-      .set("to_user_id", message.to_user_id)
-      .set("to_parent_user_id", message.to_parent_user_id)
-      .set("group_id", message.group_id)
-      .set("contact_name", message.contact_name)
-      .set("contact", webhook_part(message.contact, parts))
-      .set("type", std::string_view(message.type))
-      .set("edited_type", message.edited_type)
-      .set("text", message.text)
-      .set("order", webhook_part(message.order, parts))
-      .set("system", webhook_part(message.system, parts))
-      .set("referral", webhook_part(message.referral, parts))
-      .set("original_message_id", message.original_message_id)
-      .set("unsupported_type", message.unsupported_type)
-      .set("errors", webhook_errors(types, message.errors))
-      .set("is_echo", py::bool_(message.is_echo));
-  py::list contacts(message.contacts.size());
-  for (std::size_t i = 0; i < message.contacts.size(); ++i) {
-    PyList_SET_ITEM(contacts.ptr(), static_cast<Py_ssize_t>(i),
-                    webhook_part(message.contacts[i], parts).release().ptr());
-  }
-  out.set("contacts", contacts);
-  if (const auto& media = message.media) {
-    out.set("media", WebhookObject(types.media_ref)
-                         .set("id", std::string_view(media->id))
-                         .set("mime_type", media->mime_type)
-                         .set("sha256", media->sha256)
-                         .set("caption", media->caption)
-                         .set("filename", media->filename)
-                         .set("url", media->url)
-                         .set("voice", media->voice)
-                         .set("animated", media->animated)
-                         .take());
-  } else {
-    out.set("media", py::none());
-  }
-  if (const auto& location = message.location) {
-    out.set("location", WebhookObject(types.location)
-                            .set("latitude", py::float_(location->latitude))
-                            .set("longitude", py::float_(location->longitude))
-                            .set("name", location->name)
-                            .set("address", location->address)
-                            .set("url", location->url)
-                            .take());
-  } else {
-    out.set("location", py::none());
-  }
-  if (const auto& reply = message.interactive) {
-    out.set("interactive", WebhookObject(types.interactive_reply)
-                               .set("type", std::string_view(reply->type))
-                               .set("id", reply->id)
-                               .set("title", reply->title)
-                               .set("description", reply->description)
-                               .set("response_json", reply->response_json)
-                               .set("body", reply->body)
-                               .set("name", reply->name)
-                               .set("response", reply->response)
-                               .set("response_source", reply->response_source)
-                               .set("expiration", webhook_time(reply->expiration))
-                               .set("content", webhook_part(reply->content, parts))
-                               .take());
-  } else {
-    out.set("interactive", py::none());
-  }
-  if (const auto& button = message.button) {
-    out.set("button", WebhookObject(types.button_reply)
-                          .set("payload", button->payload)
-                          .set("text", button->text)
-                          .take());
-  } else {
-    out.set("button", py::none());
-  }
-  if (const auto& reaction = message.reaction) {
-    out.set("reaction", WebhookObject(types.reaction)
-                            .set("message_id", std::string_view(reaction->message_id))
-                            .set("emoji", reaction->emoji)
-                            .take());
-  } else {
-    out.set("reaction", py::none());
-  }
-  if (const auto& context = message.context) {
-    out.set("context", WebhookObject(types.message_context)
-                           .set("message_id", context->message_id)
-                           .set("from_wa_id", context->from_wa_id)
-                           .set("forwarded", py::bool_(context->forwarded))
-                           .set("frequently_forwarded", py::bool_(context->frequently_forwarded))
-                           .set("referred_product", webhook_part(context->referred_product, parts))
-                           .take());
-  } else {
-    out.set("context", py::none());
-  }
+py::object webhook_value(const WebhookTypes&, const std::optional<wacloud::RawJson>& part,
+                         const WebhookRawParts& parts) {
+  return webhook_part(part, parts);
 }
 
-void webhook_status_fields(WebhookObject& out, const WebhookTypes& types,
-                           const wacloud::StatusUpdate& status, const WebhookRawParts& parts) {
-  out.set("message_id", std::string_view(status.message_id))
-      .set("contact", webhook_part(status.contact, parts))
-      .set("status", std::string_view(status.status))
-      .set("recipient_id", status.recipient_id)
-      .set("recipient_user_id", status.recipient_user_id)
-      .set("recipient_parent_user_id", status.recipient_parent_user_id)
-      .set("recipient_type", status.recipient_type)
-      .set("recipient_participant_id", status.recipient_participant_id)
-      .set("conversation_id", status.conversation_id)
-      .set("conversation_origin", status.conversation_origin)
-      .set("conversation_expiration", webhook_time(status.conversation_expiration))
-      .set("pricing_category", status.pricing_category)
-      .set("pricing_model", status.pricing_model)
-      .set("pricing_type", status.pricing_type)
-      .set("billable", status.billable)
-      .set("errors", webhook_errors(types, status.errors))
-      .set("biz_opaque_callback_data", status.biz_opaque_callback_data);
-}
-
-const WebhookClass& webhook_class(const WebhookTypes& types, wacloud::EventType type) {
-  switch (type) {
-    case wacloud::EventType::kMessage:
-      return types.inbound_message;
-    case wacloud::EventType::kStatus:
-      return types.status_update;
-    case wacloud::EventType::kError:
-      return types.webhook_error;
-    case wacloud::EventType::kTemplateStatus:
-      return types.template_status_update;
-    case wacloud::EventType::kInvalid:
-      return types.invalid_item;
-    case wacloud::EventType::kFieldUpdate:
-      break;
-  }
-  return types.field_update;
-}
-
-py::object webhook_event(const WebhookTypes& types, const wacloud::Event& event) {
-  const auto* message = std::get_if<wacloud::InboundMessage>(&event.data);
-  WebhookRawParts parts;
-  if (message != nullptr) {
-    parts.want(message->order);
-    parts.want(message->system);
-    parts.want(message->referral);
-    for (const wacloud::RawJson& card : message->contacts) parts.want(card);
-    if (message->context) parts.want(message->context->referred_product);
-    if (message->interactive) parts.want(message->interactive->content);
-  }
-  WebhookObject out(webhook_class(types, event.type()));
-  py::object raw = webhook_object(event.raw.get(), &parts);
-  out.set("event_type", types.event_types[static_cast<int>(event.type())])
-      .set("field", std::string_view(event.field))
-      .set("waba_id", std::string_view(event.waba_id))
-      .set("phone_number_id", event.phone_number_id)
-      .set("display_phone_number", event.display_phone_number)
-      .set("timestamp", webhook_time(event.timestamp))
-      .set("raw", raw);
-  if (message != nullptr) {
-    webhook_message_fields(out, types, *message, parts);
-  } else if (const auto* status = std::get_if<wacloud::StatusUpdate>(&event.data)) {
-    webhook_status_fields(out, types, *status, parts);
-  } else if (const auto* error = std::get_if<wacloud::WebhookError>(&event.data)) {
-    out.set("errors", webhook_errors(types, error->errors));
-  } else if (const auto* update = std::get_if<wacloud::TemplateStatusUpdate>(&event.data)) {
-    out.set("template_id", std::string_view(update->template_id))
-        .set("template_name", std::string_view(update->template_name))
-        .set("language", std::string_view(update->language))
-        .set("status", std::string_view(update->status))
-        .set("reason", update->reason)
-        .set("category", update->category);
-  } else if (const auto* invalid = std::get_if<wacloud::InvalidItem>(&event.data)) {
-    out.set("kind", std::string_view(invalid->kind))
-        .set("path", std::string_view(invalid->path))
-        .set("reason", std::string_view(invalid->reason))
-        .set("item_id", invalid->item_id);
-  } else {
-    out.set("value", raw);  // FieldUpdate: the change's value is its raw JSON
-  }
-  return out.take();
-}
-
-py::list webhook_events(const WebhookTypes& types, const std::vector<wacloud::Event>& events) {
-  py::list list(events.size());
-  for (std::size_t i = 0; i < events.size(); ++i) {
+py::object webhook_value(const WebhookTypes&, const std::vector<wacloud::RawJson>& cards,
+                         const WebhookRawParts& parts) {
+  py::list list(cards.size());
+  for (std::size_t i = 0; i < cards.size(); ++i) {
     PyList_SET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i),
-                    webhook_event(types, events[i]).release().ptr());
+                    webhook_part(cards[i], parts).release().ptr());
   }
-  return list;
+  return std::move(list);
+}
+
+py::object webhook_value(const WebhookTypes& types, const std::optional<wacloud::MediaRef>& media,
+                         const WebhookRawParts&) {
+  if (!media) return py::none();
+  return WebhookObject(types.media_ref)
+      .set("id", std::string_view(media->id))
+      .set("mime_type", media->mime_type)
+      .set("sha256", media->sha256)
+      .set("caption", media->caption)
+      .set("filename", media->filename)
+      .set("url", media->url)
+      .set("voice", media->voice)
+      .set("animated", media->animated)
+      .take();
+}
+
+py::object webhook_value(const WebhookTypes& types,
+                         const std::optional<wacloud::Location>& location, const WebhookRawParts&) {
+  if (!location) return py::none();
+  return WebhookObject(types.location)
+      .set("latitude", py::float_(location->latitude))
+      .set("longitude", py::float_(location->longitude))
+      .set("name", location->name)
+      .set("address", location->address)
+      .set("url", location->url)
+      .take();
+}
+
+py::object webhook_value(const WebhookTypes& types,
+                         const std::optional<wacloud::InteractiveReply>& reply,
+                         const WebhookRawParts& parts) {
+  if (!reply) return py::none();
+  return WebhookObject(types.interactive_reply)
+      .set("type", std::string_view(reply->type))
+      .set("id", reply->id)
+      .set("title", reply->title)
+      .set("description", reply->description)
+      .set("response_json", reply->response_json)
+      .set("body", reply->body)
+      .set("name", reply->name)
+      .set("response", reply->response)
+      .set("response_source", reply->response_source)
+      .set("expiration", webhook_time(reply->expiration))
+      .set("content", webhook_part(reply->content, parts))
+      .take();
+}
+
+py::object webhook_value(const WebhookTypes& types,
+                         const std::optional<wacloud::ButtonReply>& button,
+                         const WebhookRawParts&) {
+  if (!button) return py::none();
+  return WebhookObject(types.button_reply)
+      .set("payload", button->payload)
+      .set("text", button->text)
+      .take();
+}
+
+py::object webhook_value(const WebhookTypes& types,
+                         const std::optional<wacloud::Reaction>& reaction, const WebhookRawParts&) {
+  if (!reaction) return py::none();
+  return WebhookObject(types.reaction)
+      .set("message_id", std::string_view(reaction->message_id))
+      .set("emoji", reaction->emoji)
+      .take();
+}
+
+py::object webhook_value(const WebhookTypes& types,
+                         const std::optional<wacloud::MessageContext>& context,
+                         const WebhookRawParts& parts) {
+  if (!context) return py::none();
+  return WebhookObject(types.message_context)
+      .set("message_id", context->message_id)
+      .set("from_wa_id", context->from_wa_id)
+      .set("forwarded", py::bool_(context->forwarded))
+      .set("frequently_forwarded", py::bool_(context->frequently_forwarded))
+      .set("referred_product", webhook_part(context->referred_product, parts))
+      .take();
+}
+
+// The core object holding `member`: the Event itself or its data alternative
+// (the event class says which one; see WebhookEventClass::event_type).
+template <typename Member>
+struct WebhookMember;
+template <typename Item, typename Value>
+struct WebhookMember<Value Item::*> {
+  using item = Item;
+};
+
+template <auto member>
+const auto& webhook_member(const wacloud::Event& event) {
+  using Item = typename WebhookMember<decltype(member)>::item;
+  if constexpr (std::is_same_v<Item, wacloud::Event>) {
+    return event.*member;
+  } else {
+    return std::get_if<Item>(&event.data)->*member;
+  }
+}
+
+template <auto member>
+py::object webhook_field(const WebhookTypes& types, const wacloud::Event& event,
+                         const WebhookRawParts& parts) {
+  return webhook_value(types, webhook_member<member>(event), parts);
+}
+
+template <auto member>
+py::object webhook_time_field(const WebhookTypes&, const wacloud::Event& event,
+                              const WebhookRawParts&) {
+  return webhook_time(webhook_member<member>(event));
+}
+
+template <auto member>
+constexpr WebhookFieldSpec webhook_spec(const char* name) {
+  return {name, &webhook_field<member>, false};
+}
+
+template <auto member>
+constexpr WebhookFieldSpec webhook_time_spec(const char* name) {
+  return {name, &webhook_time_field<member>, false};
+}
+
+template <auto member>
+constexpr WebhookFieldSpec webhook_raw_part(const char* name) {
+  return {name, &webhook_field<member>, true};
+}
+
+// Every field of the event class of `type`, by name; the dataclass says the order.
+std::vector<WebhookFieldSpec> webhook_field_specs(wacloud::EventType type) {
+  using wacloud::EventType;
+  using Event = wacloud::Event;
+  std::vector<WebhookFieldSpec> specs = {
+      {"event_type",
+       [](const WebhookTypes& types, const Event& event, const WebhookRawParts&) {
+         return types.event_types[static_cast<int>(event.type())];
+       }},
+      webhook_spec<&Event::field>("field"),
+      webhook_spec<&Event::waba_id>("waba_id"),
+      webhook_spec<&Event::phone_number_id>("phone_number_id"),
+      webhook_spec<&Event::display_phone_number>("display_phone_number"),
+      webhook_time_spec<&Event::timestamp>("timestamp"),
+      {"raw",
+       [](const WebhookTypes&, const Event&, const WebhookRawParts& parts) { return parts.raw(); },
+       true},
+  };
+  const auto add = [&specs](std::initializer_list<WebhookFieldSpec> own) {
+    specs.insert(specs.end(), own);
+  };
+  switch (type) {
+    case EventType::kMessage: {
+      using M = wacloud::InboundMessage;
+      add({webhook_spec<&M::message_id>("message_id"),
+           webhook_spec<&M::from_wa_id>("from_wa_id"),
+           webhook_spec<&M::type>("type"),
+           webhook_spec<&M::from_user_id>("from_user_id"),
+           webhook_spec<&M::from_parent_user_id>("from_parent_user_id"),
+           webhook_spec<&M::to_wa_id>("to_wa_id"),
+           webhook_spec<&M::to_user_id>("to_user_id"),
+           webhook_spec<&M::to_parent_user_id>("to_parent_user_id"),
+           webhook_spec<&M::group_id>("group_id"),
+           webhook_spec<&M::contact_name>("contact_name"),
+           webhook_spec<&M::contact>("contact"),  // in value.contacts, not in raw
+           webhook_spec<&M::edited_type>("edited_type"),
+           webhook_spec<&M::text>("text"),
+           webhook_spec<&M::media>("media"),
+           webhook_spec<&M::location>("location"),
+           webhook_raw_part<&M::contacts>("contacts"),
+           webhook_raw_part<&M::interactive>("interactive"),  // content
+           webhook_spec<&M::button>("button"),
+           webhook_spec<&M::reaction>("reaction"),
+           webhook_raw_part<&M::order>("order"),
+           webhook_raw_part<&M::system>("system"),
+           webhook_raw_part<&M::referral>("referral"),
+           webhook_raw_part<&M::context>("context"),  // referred_product
+           webhook_spec<&M::original_message_id>("original_message_id"),
+           webhook_spec<&M::unsupported_type>("unsupported_type"),
+           webhook_spec<&M::errors>("errors"),
+           webhook_spec<&M::is_echo>("is_echo")});
+      break;
+    }
+    case EventType::kStatus: {
+      using S = wacloud::StatusUpdate;
+      add({webhook_spec<&S::message_id>("message_id"), webhook_spec<&S::status>("status"),
+           webhook_spec<&S::recipient_id>("recipient_id"),
+           webhook_spec<&S::recipient_user_id>("recipient_user_id"),
+           webhook_spec<&S::recipient_parent_user_id>("recipient_parent_user_id"),
+           webhook_spec<&S::recipient_type>("recipient_type"),
+           webhook_spec<&S::recipient_participant_id>("recipient_participant_id"),
+           webhook_spec<&S::contact>("contact"),  // in value.contacts, not in raw
+           webhook_spec<&S::conversation_id>("conversation_id"),
+           webhook_spec<&S::conversation_origin>("conversation_origin"),
+           webhook_time_spec<&S::conversation_expiration>("conversation_expiration"),
+           webhook_spec<&S::pricing_category>("pricing_category"),
+           webhook_spec<&S::pricing_model>("pricing_model"),
+           webhook_spec<&S::pricing_type>("pricing_type"), webhook_spec<&S::billable>("billable"),
+           webhook_spec<&S::errors>("errors"),
+           webhook_spec<&S::biz_opaque_callback_data>("biz_opaque_callback_data")});
+      break;
+    }
+    case EventType::kError:
+      add({webhook_spec<&wacloud::WebhookError::errors>("errors")});
+      break;
+    case EventType::kTemplateStatus: {
+      using T = wacloud::TemplateStatusUpdate;
+      add({webhook_spec<&T::template_id>("template_id"),
+           webhook_spec<&T::template_name>("template_name"), webhook_spec<&T::language>("language"),
+           webhook_spec<&T::status>("status"), webhook_spec<&T::reason>("reason"),
+           webhook_spec<&T::category>("category")});
+      break;
+    }
+    case EventType::kFieldUpdate:
+      // The change's value is its raw JSON: the same dict.
+      add({{"value",
+            [](const WebhookTypes&, const Event&, const WebhookRawParts& parts) {
+              return parts.raw();
+            },
+            true}});
+      break;
+    case EventType::kInvalid: {
+      using I = wacloud::InvalidItem;
+      add({webhook_spec<&I::kind>("kind"), webhook_spec<&I::path>("path"),
+           webhook_spec<&I::reason>("reason"), webhook_spec<&I::item_id>("item_id")});
+      break;
+    }
+    case EventType::kUserIdUpdate: {
+      using U = wacloud::UserIdUpdate;
+      add({webhook_spec<&U::previous_user_id>("previous_user_id"),
+           webhook_spec<&U::user_id>("user_id"),
+           webhook_spec<&U::previous_parent_user_id>("previous_parent_user_id"),
+           webhook_spec<&U::parent_user_id>("parent_user_id"), webhook_spec<&U::wa_id>("wa_id"),
+           webhook_spec<&U::detail>("detail")});
+      break;
+    }
+  }
+  return specs;
 }
 
 // Automatic garbage collection is paused while events are built: every object
@@ -745,7 +847,338 @@ class WebhookGcPause {
   int was_enabled_;
 };
 
+// ---- webhook: events made on first read -------------------------------------
+// parse returns instances of the event classes whose slots are all empty but
+// raw's, which holds a WebhookSource: the core's Event (the body's events and
+// their parsed document are shared). Each field of an event class is a WebhookField descriptor
+// (put there as wacloud.events is imported, in place of the slot's member
+// descriptor): reading an empty slot makes that field's value from the Event
+// and keeps it in the slot. Reading raw, or a field holding parts of it, makes
+// raw and every field still empty, then drops the source (with the last one of
+// a body, the core's events and document go too). Everything else reads the fields through
+// getattr (==, repr, hash, pickle, copy, dataclasses.*), so they see plain
+// dataclasses. Only touched with the GIL held. A value is kept only in a slot
+// still empty, and raw with its parts only while the source is still there, so
+// threads reading one event at once get the same objects even when a garbage
+// collection (paused while raw is made) runs other threads' code meanwhile.
+struct WebhookSource {
+  PyObject ob_base;  // PyObject_HEAD
+  // The body's events, shared by its Python events (one allocation per body, no copy).
+  std::shared_ptr<const std::vector<wacloud::Event>> body;
+  const wacloud::Event* event;  // this one, in body
+};
+
+struct WebhookField {
+  PyObject ob_base;  // PyObject_HEAD
+  const WebhookEventClass* owner;
+  std::size_t index;
+  PyObject* name;  // str
+};
+
+PyTypeObject* webhook_source_type = nullptr;  // set by bind_webhook, never freed
+PyTypeObject* webhook_field_type = nullptr;
+
+const WebhookTypes& webhook_types();
+
+// The source an event still holds, or nullptr once raw is made (or for an
+// instance made by the class itself).
+WebhookSource* webhook_source(PyObject* instance, const WebhookEventClass& cls) {
+  PyObject* raw = cls.slot(instance, cls.raw_index);
+  if (raw == nullptr || Py_TYPE(raw) != webhook_source_type) return nullptr;
+  auto* source = reinterpret_cast<WebhookSource*>(raw);
+  return source->event->type() == cls.event_type ? source : nullptr;
+}
+
+void webhook_keep(PyObject*& slot, py::object value) {
+  if (slot == nullptr) slot = value.release().ptr();
+}
+
+// Makes raw and every field of `instance` still empty.
+void webhook_make_all(PyObject* instance, const WebhookEventClass& cls, WebhookSource& source) {
+  const py::object held = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(&source));
+  const WebhookTypes& types = webhook_types();
+  const wacloud::Event& event = *source.event;
+  WebhookGcPause pause;
+  WebhookRawParts parts(event);
+  for (std::size_t i = 0; i < cls.specs.size(); ++i) {
+    if (!cls.specs[i].in_raw && cls.slot(instance, i) == nullptr) {
+      webhook_keep(cls.slot(instance, i), cls.specs[i].build(types, event, parts));
+    }
+  }
+  // raw and its parts are kept together, so they stay one another's objects.
+  std::vector<std::pair<std::size_t, py::object>> made;
+  for (std::size_t i = 0; i < cls.specs.size(); ++i) {
+    if (cls.specs[i].in_raw) made.emplace_back(i, cls.specs[i].build(types, event, parts));
+  }
+  if (cls.slot(instance, cls.raw_index) != reinterpret_cast<PyObject*>(&source)) return;
+  for (auto& [index, value] : made) {
+    PyObject* old = cls.slot(instance, index);
+    cls.slot(instance, index) = value.release().ptr();
+    Py_XDECREF(old);  // the source, still alive through `held`
+  }
+}
+
+// C++ errors as the Python error of a CPython slot function.
+template <typename Result, typename Body>
+Result webhook_guard(Result failed, Body&& body) {
+  try {
+    return body();
+  } catch (py::error_already_set& error) {
+    error.restore();
+  } catch (const py::builtin_exception& error) {
+    error.set_error();
+  } catch (const std::bad_alloc&) {
+    PyErr_NoMemory();
+  } catch (const std::exception& error) {
+    PyErr_SetString(PyExc_RuntimeError, error.what());
+  }
+  return failed;
+}
+
+bool webhook_field_applies(const WebhookField& field, PyObject* instance) {
+  if (PyObject_TypeCheck(instance, field.owner->type)) return true;
+  PyErr_Format(PyExc_TypeError,
+               "descriptor '%U' for '%.100s' objects doesn't apply to a '%.100s' object",
+               field.name, field.owner->type->tp_name, Py_TYPE(instance)->tp_name);
+  return false;
+}
+
+PyObject* webhook_field_get(PyObject* self, PyObject* instance, PyObject*) {
+  if (instance == nullptr) return Py_NewRef(self);  // read on the class
+  const auto& field = *reinterpret_cast<WebhookField*>(self);
+  if (!webhook_field_applies(field, instance)) return nullptr;
+  const WebhookEventClass& cls = *field.owner;
+  PyObject* value = cls.slot(instance, field.index);
+  if (value != nullptr && field.index != cls.raw_index) return Py_NewRef(value);
+  WebhookSource* source = webhook_source(instance, cls);
+  if (source == nullptr) {
+    if (value != nullptr) return Py_NewRef(value);
+    PyErr_Format(PyExc_AttributeError, "'%.100s' object has no attribute '%U'",
+                 Py_TYPE(instance)->tp_name, field.name);
+    return nullptr;
+  }
+  return webhook_guard<PyObject*>(nullptr, [&] {
+    // Held: a collection while the value is made may let another thread make raw,
+    // which drops the source from the slot.
+    const py::object held = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(source));
+    const WebhookFieldSpec& spec = cls.specs[field.index];
+    if (spec.in_raw) {
+      webhook_make_all(instance, cls, *source);
+    } else {
+      static const WebhookRawParts kNoParts;
+      webhook_keep(cls.slot(instance, field.index),
+                   spec.build(webhook_types(), *source->event, kNoParts));
+    }
+    return Py_NewRef(cls.slot(instance, field.index));
+  });
+}
+
+// object.__setattr__ / __delattr__ (the dataclass's __init__ and unpickling):
+// a parsed event is made whole first, so nothing it holds is lost.
+int webhook_field_set(PyObject* self, PyObject* instance, PyObject* value) {
+  const auto& field = *reinterpret_cast<WebhookField*>(self);
+  if (!webhook_field_applies(field, instance)) return -1;
+  const WebhookEventClass& cls = *field.owner;
+  if (WebhookSource* source = webhook_source(instance, cls)) {
+    if (!webhook_guard(false, [&] {
+          webhook_make_all(instance, cls, *source);
+          return true;
+        })) {
+      return -1;
+    }
+  }
+  PyObject*& slot = cls.slot(instance, field.index);
+  if (value == nullptr && slot == nullptr) {
+    PyErr_Format(PyExc_AttributeError, "'%.100s' object has no attribute '%U'",
+                 Py_TYPE(instance)->tp_name, field.name);
+    return -1;
+  }
+  PyObject* old = slot;
+  slot = Py_XNewRef(value);
+  Py_XDECREF(old);
+  return 0;
+}
+
+PyObject* webhook_field_repr(PyObject* self) {
+  const auto& field = *reinterpret_cast<WebhookField*>(self);
+  return PyUnicode_FromFormat("<field '%U' of '%s' objects>", field.name,
+                              field.owner->type->tp_name);
+}
+
+PyObject* webhook_field_objclass(PyObject* self, void*) {
+  return Py_NewRef(reinterpret_cast<WebhookField*>(self)->owner->cls.ptr());
+}
+
+void webhook_field_dealloc(PyObject* self) {
+  PyTypeObject* type = Py_TYPE(self);
+  Py_XDECREF(reinterpret_cast<WebhookField*>(self)->name);
+  type->tp_free(self);
+  Py_DECREF(type);
+}
+
+void webhook_source_dealloc(PyObject* self) {
+  PyTypeObject* type = Py_TYPE(self);
+  reinterpret_cast<WebhookSource*>(self)->body.~shared_ptr();
+  type->tp_free(self);
+  Py_DECREF(type);
+}
+
+// The two types above, made once by bind_webhook.
+void webhook_make_types() {
+  static PyMemberDef field_members[] = {
+      {"__name__", T_OBJECT, offsetof(WebhookField, name), READONLY, nullptr},
+      {nullptr, 0, 0, 0, nullptr}};
+  static PyGetSetDef field_getset[] = {
+      {"__objclass__", webhook_field_objclass, nullptr, nullptr, nullptr},
+      {nullptr, nullptr, nullptr, nullptr, nullptr}};
+  static PyType_Slot field_slots[] = {
+      {Py_tp_dealloc, reinterpret_cast<void*>(webhook_field_dealloc)},
+      {Py_tp_descr_get, reinterpret_cast<void*>(webhook_field_get)},
+      {Py_tp_descr_set, reinterpret_cast<void*>(webhook_field_set)},
+      {Py_tp_repr, reinterpret_cast<void*>(webhook_field_repr)},
+      {Py_tp_members, field_members},
+      {Py_tp_getset, field_getset},
+      {0, nullptr}};
+  static PyType_Spec field_spec = {"wacloud._core.WebhookField", sizeof(WebhookField), 0,
+                                   Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+                                   field_slots};
+  static PyType_Slot source_slots[] = {
+      {Py_tp_dealloc, reinterpret_cast<void*>(webhook_source_dealloc)}, {0, nullptr}};
+  static PyType_Spec source_spec = {"wacloud._core.WebhookSource", sizeof(WebhookSource), 0,
+                                    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+                                    source_slots};
+  webhook_field_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&field_spec));
+  if (webhook_field_type == nullptr) throw py::error_already_set();
+  webhook_source_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&source_spec));
+  if (webhook_source_type == nullptr) throw py::error_already_set();
+}
+
+// Looks an event class up and puts a WebhookField on each of its fields. A field
+// the binding has no spec for is noted, so parse refuses to make such events
+// (as it did when it filled the slots itself) while the module still imports.
+const WebhookEventClass* webhook_event_class(const py::module_& events, const py::object& fields_of,
+                                             const char* name, wacloud::EventType type) {
+  auto* cls = new WebhookEventClass();  // never freed: its descriptors point to it
+  cls->cls = events.attr(name);
+  cls->type = reinterpret_cast<PyTypeObject*>(cls->cls.ptr());
+  cls->event_type = type;
+  const std::vector<WebhookFieldSpec> specs = webhook_field_specs(type);
+  std::vector<py::object> names;
+  for (const py::handle field : fields_of(cls->cls)) {
+    py::object field_name = field.attr("name");
+    const std::string text = field_name.cast<std::string>();
+    py::object slot = cls->cls.attr(field_name);
+    Py_ssize_t offset = 0;
+    if (PyObject_TypeCheck(slot.ptr(), &PyMemberDescr_Type)) {
+      offset = reinterpret_cast<PyMemberDescrObject*>(slot.ptr())->d_member->offset;
+    } else if (Py_TYPE(slot.ptr()) == webhook_field_type) {  // put there by a failed first try
+      const auto& field = *reinterpret_cast<WebhookField*>(slot.ptr());
+      offset = field.owner->offsets[field.index];
+    } else {
+      throw py::type_error("wacloud.events." + std::string(name) + "." + text +
+                           " is not a slot (the events need slots=True)");
+    }
+    const auto spec = std::find_if(specs.begin(), specs.end(),
+                                   [&](const WebhookFieldSpec& s) { return text == s.name; });
+    if (spec == specs.end()) {
+      if (cls->missing.empty()) {
+        cls->missing = "the binding does not set wacloud.events." + std::string(name) + "." + text;
+      }
+      cls->specs.push_back({"", nullptr, false});
+    } else {
+      cls->specs.push_back(*spec);
+    }
+    if (text == "raw") cls->raw_index = cls->offsets.size();
+    cls->offsets.push_back(offset);
+    names.push_back(std::move(field_name));
+  }
+  for (const WebhookFieldSpec& spec : specs) {
+    if (cls->missing.empty() &&
+        std::none_of(names.begin(), names.end(), [&](const py::object& field) {
+          return field.cast<std::string>() == spec.name;
+        })) {
+      cls->missing = "wacloud.events." + std::string(name) + " has no field " + spec.name;
+    }
+  }
+  if (cls->missing.empty()) {
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      PyObject* descriptor = webhook_field_type->tp_alloc(webhook_field_type, 0);
+      if (descriptor == nullptr) throw py::error_already_set();
+      auto* field = reinterpret_cast<WebhookField*>(descriptor);
+      field->owner = cls;
+      field->index = i;
+      field->name = Py_NewRef(names[i].ptr());
+      const int failed = PyObject_SetAttr(cls->cls.ptr(), names[i].ptr(), descriptor);
+      Py_DECREF(descriptor);
+      if (failed != 0) throw py::error_already_set();
+    }
+  }
+  return cls;
+}
+
+const WebhookTypes& webhook_types() {
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<WebhookTypes> storage;
+  return storage
+      .call_once_and_store_result([] {
+        PyDateTime_IMPORT;
+        if (PyDateTimeAPI == nullptr) throw py::error_already_set();
+        WebhookTypes types;
+        py::module_ events = py::module_::import("wacloud.events");
+        py::object fields_of = py::module_::import("dataclasses").attr("fields");
+        using wacloud::EventType;
+        const std::pair<const char*, EventType> classes[] = {
+            {"InboundMessage", EventType::kMessage},
+            {"StatusUpdate", EventType::kStatus},
+            {"WebhookError", EventType::kError},
+            {"TemplateStatusUpdate", EventType::kTemplateStatus},
+            {"FieldUpdate", EventType::kFieldUpdate},
+            {"InvalidItem", EventType::kInvalid},
+            {"UserIdUpdate", EventType::kUserIdUpdate}};
+        for (const auto& [name, type] : classes) {
+          types.events[static_cast<int>(type)] = webhook_event_class(events, fields_of, name, type);
+        }
+        const auto load = [&](const char* name) { return WebhookClass(events, fields_of, name); };
+        types.media_ref = load("MediaRef");
+        types.location = load("Location");
+        types.interactive_reply = load("InteractiveReply");
+        types.button_reply = load("ButtonReply");
+        types.reaction = load("Reaction");
+        types.message_context = load("MessageContext");
+        types.error_detail = load("ErrorDetail");
+        const char* const members[] = {"MESSAGE",         "STATUS",       "ERROR",
+                                       "TEMPLATE_STATUS", "FIELD_UPDATE", "INVALID",
+                                       "USER_ID_UPDATE"};
+        for (int i = 0; i < 7; ++i)
+          types.event_types[i] = events.attr("EventType").attr(members[i]);
+        return types;
+      })
+      .get_stored();
+}
+
+// One body's events (moved into a vector they share).
+py::list webhook_events(const WebhookTypes& types, std::vector<wacloud::Event>&& events) {
+  const auto body = std::make_shared<const std::vector<wacloud::Event>>(std::move(events));
+  py::list list(body->size());
+  for (std::size_t i = 0; i < body->size(); ++i) {
+    const wacloud::Event& event = (*body)[i];
+    const WebhookEventClass& cls = *types.events[static_cast<int>(event.type())];
+    if (!cls.missing.empty()) throw py::type_error(cls.missing);
+    PyObject* instance = cls.type->tp_alloc(cls.type, 0);
+    if (instance == nullptr) throw py::error_already_set();
+    PyList_SET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i), instance);
+    PyObject* source = webhook_source_type->tp_alloc(webhook_source_type, 0);
+    if (source == nullptr) throw py::error_already_set();
+    new (&reinterpret_cast<WebhookSource*>(source)->body) decltype(WebhookSource::body)(body);
+    reinterpret_cast<WebhookSource*>(source)->event = &event;
+    cls.slot(instance, cls.raw_index) = source;
+  }
+  return list;
+}
+
 void bind_webhook(py::module_& m) {
+  webhook_make_types();
+  // Called by wacloud.events once its classes exist (see "events made on first read").
+  m.def("install_webhook_fields", [] { webhook_types(); });
   m.def(
       "webhook_routing",
       [](const py::object& body) -> py::object {
@@ -785,7 +1218,7 @@ void bind_webhook(py::module_& m) {
         }
         const WebhookTypes& types = webhook_types();
         WebhookGcPause pause;
-        return webhook_events(types, events);
+        return webhook_events(types, std::move(events));
       },
       py::arg("body"));
   m.def(
@@ -831,7 +1264,7 @@ void bind_webhook(py::module_& m) {
                 throw py::error_already_set();
               }
             } else {
-              item = webhook_events(types, results[i].events);
+              item = webhook_events(types, std::move(results[i].events));
             }
             PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(start + i), item.release().ptr());
           }
@@ -1040,7 +1473,7 @@ boost::json::value client_json_argument(const std::string& text, const char* fie
 }
 
 py::tuple client_send_result(const wacloud::SendResult& r) {
-  return py::make_tuple(r.message_id, r.wa_id, r.input, r.message_status);
+  return py::make_tuple(r.message_id, r.wa_id, r.input, r.message_status, r.user_id);
 }
 
 py::tuple client_remote_media(const wacloud::RemoteMedia& media) {
@@ -1090,6 +1523,23 @@ void bind_client(py::module_& m) {
       },
       py::arg("type"), py::arg("fields"), py::arg("to"), py::arg("reply_to") = "",
       py::arg("default_region") = "");
+  m.def(
+      "build_user_message_payload",
+      [](const std::string& type, const std::string& fields, const std::string& user_id,
+         const std::string& reply_to) {
+        py::gil_scoped_release release;
+        wacloud::Message message = client_message(type, fields);
+        return boost::json::serialize(
+            wacloud::build_user_message_payload(user_id, message, reply_to));
+      },
+      py::arg("type"), py::arg("fields"), py::arg("user_id"), py::arg("reply_to") = "");
+  m.def("is_user_id", &wacloud::is_user_id, py::arg("text"));
+  m.def(
+      "check_user_id",
+      [](const std::string& user_id, const std::string& field) {
+        wacloud::check_user_id(user_id, field);
+      },
+      py::arg("user_id"), py::arg("field") = "recipient");
 
   m.def("required_token_scopes", &wacloud::required_token_scopes);
 
@@ -1134,6 +1584,16 @@ void bind_client(py::module_& m) {
             return std::make_pair(prepared.payload, prepared.recipient);
           },
           py::arg("type"), py::arg("fields"), py::arg("to"), py::arg("reply_to") = "")
+      .def(
+          "prepare_for_user",
+          [](GraphClient& client, const std::string& type, const std::string& fields,
+             const std::string& user_id, const std::string& reply_to) {
+            py::gil_scoped_release release;
+            wacloud::PreparedSend prepared =
+                client.prepare_for_user(user_id, client_message(type, fields), reply_to);
+            return std::make_pair(prepared.payload, prepared.recipient);
+          },
+          py::arg("type"), py::arg("fields"), py::arg("user_id"), py::arg("reply_to") = "")
       .def(
           "send_payload",
           [](GraphClient& client, const std::string& payload, const std::string& recipient) {
@@ -1273,6 +1733,59 @@ void bind_client(py::module_& m) {
             return client_token_info(info);
           },
           py::arg("input_token") = "")
+      // Plain JSON Graph calls (a template by id, its edit) need no C++ of their own.
+      .def(
+          "call",
+          [](GraphClient& client, const std::string& method, const std::string& path,
+             const std::string& body) {
+            boost::json::value answer;
+            {
+              py::gil_scoped_release release;
+              answer = client.call(method, path, body);
+            }
+            return webhook_json(answer);
+          },
+          py::arg("method"), py::arg("path"), py::arg("body") = "")
+      // Multipart Graph calls (Flow JSON uploads): parts are (name, value, filename, type).
+      .def(
+          "call_form",
+          [](GraphClient& client, const std::string& path,
+             const std::vector<std::tuple<std::string, py::bytes, std::string, std::string>>& parts,
+             bool idempotent) {
+            std::vector<wacloud::FormField> fields;
+            fields.reserve(parts.size());
+            for (const auto& [name, value, filename, content_type] : parts)
+              fields.push_back({name, std::string(value), filename, content_type});
+            boost::json::value answer;
+            {
+              py::gil_scoped_release release;
+              answer = client.call_form(path, fields, idempotent);
+            }
+            return webhook_json(answer);
+          },
+          py::arg("path"), py::arg("parts"), py::arg("idempotent") = false)
+      .def(
+          "start_upload_session",
+          [](GraphClient& client, const std::string& app_id, const std::string& file_name,
+             const std::string& mime_type, std::int64_t file_length) {
+            py::gil_scoped_release release;
+            return client.start_upload_session(app_id, {"", "", file_name, mime_type}, file_length);
+          },
+          py::arg("app_id"), py::arg("file_name"), py::arg("mime_type"), py::arg("file_length"))
+      .def("upload_session_offset", &GraphClient::upload_session_offset, py::arg("session_id"),
+           py::call_guard<py::gil_scoped_release>())
+      .def(
+          "upload_to_session",
+          [](GraphClient& client, const std::string& session_id, const py::object& data,
+             const std::string& path, const std::string& file_name, const std::string& mime_type) {
+            wacloud::ResumableUpload upload{
+                data.is_none() ? std::string() : std::string(bytes_view(data)), path, file_name,
+                mime_type};
+            py::gil_scoped_release release;
+            return client.upload_to_session(session_id, upload);
+          },
+          py::arg("session_id"), py::arg("data"), py::arg("path"), py::arg("file_name"),
+          py::arg("mime_type"))
       .def("backoff_seconds", &GraphClient::backoff_seconds, py::arg("attempt"),
            py::arg("retry_after") = py::none());
 }

@@ -12,17 +12,21 @@ from typing import Any
 import pytest
 
 from graph_stub import GraphStub
-from wacloud import Client, messages
+from test_template_components import EXPECTED as TYPED_COMPONENTS
+from wacloud import Client, ProductSection, messages
 from wacloud.messages import (
     Audio,
     Buttons,
     Contacts,
     CtaUrl,
     Document,
+    Flow,
     Header,
     Image,
     ListMessage,
     Location,
+    Product,
+    ProductList,
     Reaction,
     ReplyButton,
     Row,
@@ -89,6 +93,8 @@ BUILDERS: dict[str, Any] = {
     "reaction-removed": Reaction("wamid.IN", ""),
     "template": Template("hello_world", "en_US"),
     "template-components": Template("order_update", "en_US", TEMPLATE_COMPONENTS),
+    # Every typed component (each one alone, parameters too: tests/test_template_components.py).
+    "template-typed": Template("order_update", "en_US", [c for c, _ in TYPED_COMPONENTS.values()]),
     "buttons": Buttons("Pick one", [ReplyButton("y", "Yes"), ("n", "No"), {"id": "m", "title": "Maybe"}]),
     "buttons-text-header-footer": Buttons("Pick", [("y", "Yes")], header="Question", footer="Thanks"),
     "buttons-image-header": Buttons("Pick", [("y", "Yes")], header=Header.image(media_id="1001")),
@@ -102,6 +108,18 @@ BUILDERS: dict[str, Any] = {
     ),
     "cta-url-image-header": CtaUrl(
         "Track", "Track", "https://shop.example/t", header=Header.image(link=LINK)
+    ),
+    "flow-navigate": Flow("Book a table", "Book!", "1234567890", flow_token="t-1", screen="START"),
+    "flow-navigate-data": Flow("Book", "Book!", "1234567890", screen="START", data={"guests": 2}),
+    "flow-exchange-by-name": Flow(
+        "Book", "Book!", flow_name="booking", flow_action="data_exchange", mode="draft"
+    ),
+    "flow-header-footer": Flow("Book", "Book!", "1234567890", header="Tables", footer="Open 9-5"),
+    "product": Product("1234", "sku-1"),
+    "product-body-footer": Product("1234", "sku-1", body="Our best seller", footer="While stocks last"),
+    "product-list": ProductList("Menu", "Pick a dish", "1234", [{"product_retailer_ids": ["a", "b"]}]),
+    "product-list-sections": ProductList(
+        "Menu", "Pick", "1234", [ProductSection("Drinks", ["a"]), ("Food", ("b", "c"))], footer="Enjoy"
     ),
 }
 

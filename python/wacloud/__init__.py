@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from . import media, messages, phone, webhook
+from . import media, messages, phone, template_check, template_components, webhook
 from .client import REQUIRED_TOKEN_SCOPES, Client, GranularScope, RemoteMedia, SendResult, TokenInfo
 from .errors import (
     AuthenticationError,
     DeliveryUnknown,
+    FlowDecryptionError,
+    FlowError,
     GraphAPIError,
     InvalidParameter,
     InvalidPhoneNumber,
@@ -33,24 +35,55 @@ from .events import (
     MessageStatus,
     StatusUpdate,
     TemplateStatusUpdate,
+    UserIdUpdate,
     WebhookError,
 )
 from .media import MediaInfo, MediaKind
 from .phone import NumberType, PhoneNumber
 from .ratelimit import RateLimiter, RedisRateLimiter, create_rate_limiter
+from .recipients import BusinessScopedUser
 from .security import sign, verify_signature, verify_subscription
+from .template_check import TemplateMismatch
+from .template_components import (
+    Carousel,
+    CarouselCard,
+    CatalogButton,
+    CopyCodeButton,
+    Currency,
+    DateTime,
+    FlowButton,
+    MpmButton,
+    OtpButton,
+    ProductSection,
+    QuickReplyButton,
+    TemplateBody,
+    TemplateComponent,
+    TemplateHeader,
+    UrlButton,
+    otp_components,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "REQUIRED_TOKEN_SCOPES",
     "AuthenticationError",
+    "BusinessScopedUser",
+    "Carousel",
+    "CarouselCard",
+    "CatalogButton",
     "Client",
+    "CopyCodeButton",
+    "Currency",
+    "DateTime",
     "DeliveryUnknown",
     "ErrorDetail",
     "Event",
     "EventType",
     "FieldUpdate",
+    "FlowButton",
+    "FlowDecryptionError",
+    "FlowError",
     "GranularScope",
     "GraphAPIError",
     "InboundMessage",
@@ -63,9 +96,13 @@ __all__ = [
     "MediaRef",
     "MediaRejected",
     "MessageStatus",
+    "MpmButton",
     "NumberType",
+    "OtpButton",
     "PermissionDenied",
     "PhoneNumber",
+    "ProductSection",
+    "QuickReplyButton",
     "RateLimited",
     "RateLimiter",
     "ReEngagementRequired",
@@ -74,10 +111,16 @@ __all__ = [
     "RemoteMedia",
     "SendResult",
     "StatusUpdate",
+    "TemplateBody",
+    "TemplateComponent",
     "TemplateError",
+    "TemplateHeader",
+    "TemplateMismatch",
     "TemplateStatusUpdate",
     "TokenInfo",
     "TransientError",
+    "UrlButton",
+    "UserIdUpdate",
     "WacloudError",
     "WebhookError",
     "WebhookPayloadError",
@@ -86,8 +129,11 @@ __all__ = [
     "create_rate_limiter",
     "media",
     "messages",
+    "otp_components",
     "phone",
     "sign",
+    "template_check",
+    "template_components",
     "verify_signature",
     "verify_subscription",
     "webhook",

@@ -12,6 +12,7 @@ from .events import (
     InvalidItem,
     StatusUpdate,
     TemplateStatusUpdate,
+    UserIdUpdate,
     WebhookError,
 )
 
@@ -21,12 +22,23 @@ _BytesLike = bytes | bytearray | str
 def sign(app_secret: _BytesLike, body: _BytesLike) -> str: ...
 def verify_signature(app_secret: _BytesLike, body: _BytesLike, header: _BytesLike | None) -> bool: ...
 
-# webhook: the wacloud.events dataclasses, built by the binding. Every Event is
-# one of these; InvalidItem is a message, status or echo that could not be read.
-WebhookEvent = InboundMessage | StatusUpdate | WebhookError | TemplateStatusUpdate | FieldUpdate | InvalidItem
+# webhook: the wacloud.events dataclasses, made by the binding (each field on first read). Every
+# Event is one of these; InvalidItem is a message, status, echo or user id update not read.
+WebhookEvent = (
+    InboundMessage
+    | StatusUpdate
+    | WebhookError
+    | TemplateStatusUpdate
+    | FieldUpdate
+    | InvalidItem
+    | UserIdUpdate
+)
 WEBHOOK_MAX_DEPTH: int
 
 def parse_webhook(body: _BytesLike) -> list[Event]: ...
+
+# Puts the binding's field descriptors on the event classes (wacloud.events calls it once).
+def install_webhook_fields() -> None: ...
 
 # (WABA id, phone number id) per change, repeats dropped, and the changes' fields; None when
 # only a full decode can answer (not a JSON object, not UTF-8, an id neither text nor integer).
@@ -53,12 +65,15 @@ def normalize_mime(mime: str) -> str: ...
 def media_rules() -> list[tuple[str, tuple[str, ...], int, int]]: ...  # kind, types, max, max animated
 
 # client: structured arguments travel as JSON text (see wacloud/client.py)
-_SendResult = tuple[str, str, str, str]  # message_id, wa_id, input, message_status
+_SendResult = tuple[str, str, str, str, str]  # message_id, wa_id, input, message_status, user_id
 _RemoteMedia = tuple[str, str, str, str, int]  # id, url, mime_type, sha256 hex, file_size
 
 def build_message_payload(
     type: str, fields: str, to: str, reply_to: str = "", default_region: str = ""
 ) -> str: ...
+def build_user_message_payload(type: str, fields: str, user_id: str, reply_to: str = "") -> str: ...
+def is_user_id(text: str) -> bool: ...  # shaped like a business-scoped user id
+def check_user_id(user_id: str, field: str = "recipient") -> None: ...  # InvalidParameter naming field
 def required_token_scopes() -> list[str]: ...
 
 class GraphClient:
@@ -79,6 +94,9 @@ class GraphClient:
         default_region: str = "",
     ) -> None: ...
     def prepare(self, type: str, fields: str, to: str, reply_to: str = "") -> tuple[str, str]: ...
+    def prepare_for_user(
+        self, type: str, fields: str, user_id: str, reply_to: str = ""
+    ) -> tuple[str, str]: ...
     def send_payload(self, payload: str, recipient: str) -> _SendResult: ...
     def send_many(
         self, sends: Sequence[tuple[str, str]], concurrency: int
@@ -95,6 +113,15 @@ class GraphClient:
     def update_business_profile(self, fields: str) -> None: ...
     def get_phone_number(self) -> dict[str, Any]: ...
     def debug_token(self, input_token: str = "") -> dict[str, Any]: ...  # see wacloud.client.TokenInfo
+    def call(self, method: str, path: str, body: str = "") -> Any: ...
+    def call_form(
+        self, path: str, parts: list[tuple[str, bytes, str, str]], idempotent: bool = False
+    ) -> Any: ...
+    def start_upload_session(self, app_id: str, file_name: str, mime_type: str, file_length: int) -> str: ...
+    def upload_session_offset(self, session_id: str) -> int: ...
+    def upload_to_session(
+        self, session_id: str, data: bytes | None, path: str, file_name: str, mime_type: str
+    ) -> str: ...
     def backoff_seconds(self, attempt: int, retry_after: float | None = None) -> float: ...
 
 # phone

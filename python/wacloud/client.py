@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from . import _core
 from . import media as _media
+from . import template_management as _templates
+from .commerce import Commerce
 from .errors import GraphAPIError, InvalidParameter, RateLimited
 from .messages import (
     Audio,
@@ -26,6 +26,7 @@ from .messages import (
     Contacts,
     CtaUrl,
     Document,
+    Flow,
     Header,
     Image,
     ListMessage,
@@ -40,6 +41,15 @@ from .messages import (
     Video,
     dumps_fields,
 )
+from .meta_analytics import MetaAnalytics
+from .numbers import NumberManagement
+from .recipients import BusinessScopedUser, check_phone_recipient
+from .template_components import TemplateComponent
+from .tokens import REQUIRED_TOKEN_SCOPES, GranularScope, TokenInfo
+from .uploads import ResumableUploads
+
+if TYPE_CHECKING:
+    from .flows import Flows
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -59,13 +69,16 @@ DEFAULT_API_VERSION = "v25.0"
 
 @dataclass(frozen=True)
 class SendResult:
-    """Meta's answer to a send: the message id (wamid), the recipient's wa_id,
-    the ``to`` as sent, and ``message_status`` (e.g. ``"accepted"``; may be empty)."""
+    """Meta's answer to a send: the message id (wamid), the recipient's wa_id (empty
+    when sent to a business-scoped user whose number Meta does not share), the
+    recipient as sent (``input``), ``message_status`` (e.g. ``"accepted"``; may be
+    empty) and the recipient's business-scoped ``user_id`` when Meta answers one."""
 
     message_id: str
     wa_id: str
     input: str
     message_status: str
+    user_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,102 +93,12 @@ class RemoteMedia:
     file_size: int
 
 
-#: The permissions a token needs for wacloud: messages, and templates and the number's settings.
-REQUIRED_TOKEN_SCOPES: tuple[str, ...] = tuple(_core.required_token_scopes())
-
-
-def _utc(seconds: int) -> datetime | None:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc) if seconds else None
-
-
-@dataclass(frozen=True)
-class GranularScope:
-    """A permission limited to some objects: ``target_ids`` are WABA (or page) ids;
-    empty means every object the token's user can reach."""
-
-    scope: str
-    target_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    """What Meta's ``debug_token`` says about an access token. ``expires_at`` is
-    ``None`` for a token that never expires (system user tokens);
-    ``missing_permissions`` are those of :data:`REQUIRED_TOKEN_SCOPES` it lacks.
-    An invalid token has ``valid`` false and Meta's reason in ``error_code``
-    (190), ``error_subcode`` (463: expired, 460: password changed, ...) and
-    ``error_message``."""
-
-    valid: bool
-    app_id: str
-    type: str
-    application: str
-    user_id: str
-    expires_at: datetime | None
-    data_access_expires_at: datetime | None
-    issued_at: datetime | None
-    scopes: tuple[str, ...]
-    granular_scopes: tuple[GranularScope, ...]
-    missing_permissions: tuple[str, ...]
-    error_code: int = 0
-    error_subcode: int = 0
-    error_message: str = ""
-
-    @classmethod
-    def _from_core(cls, raw: Mapping[str, Any]) -> TokenInfo:
-        return cls(
-            valid=bool(raw["is_valid"]),
-            app_id=raw["app_id"],
-            type=raw["type"],
-            application=raw["application"],
-            user_id=raw["user_id"],
-            expires_at=_utc(raw["expires_at"]),
-            data_access_expires_at=_utc(raw["data_access_expires_at"]),
-            issued_at=_utc(raw["issued_at"]),
-            scopes=tuple(raw["scopes"]),
-            granular_scopes=tuple(GranularScope(scope, tuple(ids)) for scope, ids in raw["granular_scopes"]),
-            missing_permissions=tuple(raw["missing_scopes"]),
-            error_code=raw["error_code"],
-            error_subcode=raw["error_subcode"],
-            error_message=raw["error_message"],
-        )
-
-    @property
-    def expired(self) -> bool:
-        """Meta says the session expired (subcode 463), or ``expires_at`` has passed."""
-        if self.error_subcode == 463:
-            return True
-        return self.expires_at is not None and self.expires_at.timestamp() <= time.time()
-
-    def seconds_left(self, now: datetime | None = None) -> float | None:
-        """Seconds until ``expires_at`` (negative once past); ``None`` when it never expires."""
-        if self.expires_at is None:
-            return None
-        now = now or datetime.now(timezone.utc)
-        return (self.expires_at - now).total_seconds()
-
-    def target_ids(self, scope: str) -> tuple[str, ...] | None:
-        """The objects ``scope`` is limited to; ``None`` when the token lacks the
-        scope's granular entry (or it names no targets: every object)."""
-        for granular in self.granular_scopes:
-            if granular.scope == scope:
-                return granular.target_ids or None
-        return None
-
-    def covers(self, waba_id: str) -> bool:
-        """Whether every required permission that lists target ids includes ``waba_id``."""
-        for scope in REQUIRED_TOKEN_SCOPES:
-            targets = self.target_ids(scope)
-            if targets is not None and waba_id not in targets:
-                return False
-        return True
-
-
 @runtime_checkable
 class PythonRateLimiter(Protocol):
     """Any object with this method can be a client's ``rate_limiter``: it should
     block until a send from ``key`` (the phone number id) to ``recipient`` (a
-    wa_id) is allowed and return ``False`` if ``timeout`` seconds pass first."""
+    wa_id, or a business-scoped user id) is allowed and return ``False`` if
+    ``timeout`` seconds pass first."""
 
     def acquire(self, key: str, recipient: str, timeout: float | None) -> bool: ...
 
@@ -189,7 +112,7 @@ def _native_limiter(limiter: Any) -> Any:
     return None
 
 
-class Client:
+class Client(NumberManagement, Commerce, MetaAnalytics, ResumableUploads):
     """A WhatsApp Cloud API client for one business phone number.
 
     ``timeout`` bounds each request (seconds); ``max_retries`` is how many times
@@ -265,8 +188,12 @@ class Client:
         raise TypeError("a wacloud Client holds a secret and a connection pool; it cannot be pickled")
 
     # ---- sending ------------------------------------------------------------
-    def send(self, to: str, message: Message, *, reply_to: str | None = None) -> SendResult:
-        """Send any :mod:`wacloud.messages` message to ``to`` (any phone format)."""
+    def send(
+        self, to: str | BusinessScopedUser, message: Message, *, reply_to: str | None = None
+    ) -> SendResult:
+        """Send any :mod:`wacloud.messages` message to ``to``: a phone number (any
+        format) or a :class:`wacloud.BusinessScopedUser` (Meta's ``recipient``). Every
+        ``send_*`` helper takes either."""
         payload, wa_id = self._prepare(to, message, reply_to)
         self._acquire_python_limiter(wa_id)
         return SendResult(*self._core.send_payload(payload, wa_id))
@@ -351,12 +278,23 @@ class Client:
         return self.send(to, Reaction(message_id, emoji))
 
     def send_template(
-        self, to: str, name: str, language: str, components: Sequence[Mapping[str, Any]] | None = None
+        self,
+        to: str,
+        name: str,
+        language: str,
+        components: Sequence[TemplateComponent | Mapping[str, Any]] | None = None,
+        *,
+        definition: Mapping[str, Any] | None = None,
     ) -> SendResult:
         """Send the approved template ``name`` in ``language`` (e.g. ``"en_US"``);
-        ``components`` fill its parameters in Meta's format. Templates are the only
-        messages allowed outside the customer's 24-hour window."""
-        return self.send(to, Template(name, language, components))
+        ``components`` fill its parameters: typed (:mod:`wacloud.template_components`) or
+        Meta's dicts. With the template's ``definition`` (:meth:`get_template`) they are
+        checked against it first, as Meta would (:meth:`Template.check_against`). Templates
+        are the only messages allowed outside the customer's 24-hour window."""
+        message = Template(name, language, components)
+        if definition is not None:
+            message.check_against(definition)
+        return self.send(to, message)
 
     def send_buttons(
         self,
@@ -397,12 +335,28 @@ class Client:
         """Send a call-to-action button labelled ``display_text`` that opens ``url``."""
         return self.send(to, CtaUrl(body, display_text, url, header, footer), reply_to=reply_to)
 
+    def send_flow(
+        self,
+        to: str,
+        body: str,
+        flow_cta: str,
+        flow_id: str | None = None,
+        *,
+        reply_to: str | None = None,
+        **options: Any,
+    ) -> SendResult:
+        """Send a WhatsApp Flow behind the ``flow_cta`` button; ``options`` are the other
+        fields of :class:`wacloud.messages.Flow` (``flow_name``, ``flow_token``,
+        ``flow_action``, ``screen``, ``data``, ``mode``, ``header``, ``footer``)."""
+        return self.send(to, Flow(body, flow_cta, flow_id, **options), reply_to=reply_to)
+
     def send_many(
         self, messages: Iterable[tuple[str, Message] | Mapping[str, Any]], concurrency: int = 32
     ) -> list[SendResult | GraphAPIError]:
         """Send many messages with up to ``concurrency`` requests in flight, in
-        one C++ call with the GIL released. Items are ``(to, message)`` pairs or
-        payloads from :meth:`Message.to_payload`. Returns, in input order, a
+        one C++ call with the GIL released. Items are ``(to, message)`` pairs (``to``
+        a phone number or a :class:`wacloud.BusinessScopedUser`) or payloads from
+        :meth:`Message.to_payload`. Returns, in input order, a
         :class:`SendResult` or the :class:`GraphAPIError` that ended each send.
 
         Every item is checked first: a bad one raises (naming its index in
@@ -480,6 +434,24 @@ class Client:
     def delete_template(self, name: str) -> None:
         self._core.delete_template(name)
 
+    def get_template(self, template_id: str, fields: Sequence[str] | None = None) -> dict:
+        """The template ``template_id`` (``GET /<TEMPLATE_ID>``): by default Meta's ``id``,
+        ``name``, ``language``, ``status``, ``category``, ``components``, ..."""
+        return self._core.call("GET", _templates.template_path(template_id, fields))
+
+    def edit_template(
+        self,
+        template_id: str,
+        components: Sequence[Mapping[str, Any]] | None = None,
+        category: str | None = None,
+    ) -> dict:
+        """Edit a template (``POST /<TEMPLATE_ID>``): the new ``components`` replace all of
+        its components, ``category`` changes its category (not an approved template's). Meta
+        edits only APPROVED, REJECTED and PAUSED templates, an approved one once a day; the
+        edit goes to review again. Returns Meta's ``{"success": true}``."""
+        path = _templates.template_path(template_id)
+        return self._core.call("POST", path, _templates.edit_body(components, category))
+
     def get_business_profile(self) -> dict:
         return self._core.get_business_profile()
 
@@ -502,21 +474,34 @@ class Client:
             raise TypeError(f"input_token must be a str, not {type(input_token).__name__}")
         return TokenInfo._from_core(self._core.debug_token(input_token or ""))
 
+    @property
+    def flows(self) -> Flows:
+        """WhatsApp Flows of this WABA and number: create, list, upload Flow JSON, publish,
+        deprecate, delete, preview, metrics, and the endpoint's public key."""
+        from .flows import Flows
+
+        return Flows(self)
+
     # ---- internals -------------------------------------------------------------
     def _prepare(self, to: Any, message: Any, reply_to: str | None) -> tuple[str, str]:
-        if not isinstance(to, str):
-            raise TypeError(f"to must be a str, not {type(to).__name__}")
+        if not isinstance(to, BusinessScopedUser):
+            check_phone_recipient(to)
         if not isinstance(message, Message):
             raise TypeError(f"message must be a wacloud.messages type, not {type(message).__name__}")
         fields = dumps_fields(message.type, message.fields())
+        if isinstance(to, BusinessScopedUser):
+            return self._core.prepare_for_user(message.type, fields, to.user_id, reply_to or "")
         return self._core.prepare(message.type, fields, to, reply_to or "")
 
     def _prepare_item(self, index: int, item: Any) -> tuple[str, str]:
         try:
             if isinstance(item, Mapping):
-                recipient = item.get("to")
+                # "to" holds a wa_id, "recipient" a business-scoped user id (Meta's two spellings).
+                recipient = item.get("to", item.get("recipient"))
                 if not isinstance(recipient, str) or not recipient:
-                    raise InvalidParameter('to: a prepared payload needs its recipient in "to"', code=100)
+                    raise InvalidParameter(
+                        'to: a prepared payload needs its recipient in "to" or "recipient"', code=100
+                    )
                 return json.dumps(item, ensure_ascii=True), recipient
             if not isinstance(item, tuple) or len(item) != 2:
                 raise TypeError(

@@ -4,6 +4,7 @@ do not know about wacloud."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -36,6 +37,11 @@ class WebhookVerificationError(WacloudError, ValueError):
     """Meta's subscription handshake did not match (wrong mode or verify token)."""
 
 
+class FlowDecryptionError(WacloudError, ValueError):
+    """A WhatsApp Flows endpoint request (or answer) that does not decrypt: not the shape
+    Meta sends, another key, or altered data. Endpoints answer it with HTTP 421."""
+
+
 class MediaRejected(WacloudError, ValueError):
     """Media that Meta would refuse: unaccepted MIME type, too large, empty."""
 
@@ -59,6 +65,7 @@ class GraphAPIError(WacloudError):
         retry_after: float | None = None,
         error_user_title: str = "",
         error_user_msg: str = "",
+        result: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -73,6 +80,8 @@ class GraphAPIError(WacloudError):
         # Meta's explanation meant for people; template errors say nothing else useful.
         self.error_user_title = error_user_title
         self.error_user_msg = error_user_msg
+        # What a partly done bulk call did (block_users' added and failed users), else None.
+        self.result = result
 
     def __str__(self) -> str:
         if self.error_user_msg and self.error_user_msg not in self.message:
@@ -137,6 +146,12 @@ class TransientError(GraphAPIError):
     """A temporary failure worth retrying (1, 2, 131000, 131016, 5xx, timeouts)."""
 
 
+class FlowError(GraphAPIError):
+    """A Flow Meta refuses to change in its state (139001 update, 139002 publish, 139003
+    deprecate, 139004 delete: e.g. publishing a Flow with validation errors, deleting a
+    published one), or a Flow blocked for integrity (139000)."""
+
+
 class DeliveryUnknown(GraphAPIError):
     """The request may have reached Meta but no answer came back. Meta has no
     idempotency key, so it is not resent automatically."""
@@ -154,11 +169,15 @@ _KIND_TO_CLASS: dict[str, type[GraphAPIError]] = {
     "invalid_parameter": InvalidParameter,
     "transient": TransientError,
     "delivery_unknown": DeliveryUnknown,
+    "flow": FlowError,
 }
 
 
 def graph_error_from_core(kind: str, message: str, **fields: Any) -> GraphAPIError:
     """Build the exception for a failure the C++ core classified as ``kind``."""
+    result = fields.pop("result", "")
+    if result:
+        fields["result"] = json.loads(result)
     return _KIND_TO_CLASS.get(kind, GraphAPIError)(message, **fields)
 
 

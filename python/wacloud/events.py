@@ -1,10 +1,12 @@
 """Inbound event types: what :func:`wacloud.webhook.parse` turns Meta's webhook
 bodies into. Every event keeps ``raw``, the JSON object it came from, so a
-field this module does not model is still at hand."""
+field this module does not model is still at hand. A parsed event makes each
+field's value on first read (docs/api/webhooks.md)."""
 
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +27,7 @@ class EventType(StrEnum):
     TEMPLATE_STATUS = "template_status"
     FIELD_UPDATE = "field_update"
     INVALID = "invalid"
+    USER_ID_UPDATE = "user_id_update"
 
 
 class MessageStatus(StrEnum):
@@ -94,6 +97,25 @@ class InteractiveReply:
     # Left out of ==: it repeats the fields above (and raw) for the kinds they cover.
     content: dict[str, Any] | None = field(default=None, compare=False)
 
+    @property
+    def flow_response(self) -> dict[str, Any] | None:
+        """An ``nfm_reply``'s ``response_json`` (what the user submitted in the Flow, with
+        its ``flow_token``) as a dict; ``None`` for other kinds, or text that is not a JSON
+        object (``response_json`` keeps it as sent)."""
+        if self.type != "nfm_reply" or not self.response_json:
+            return None
+        try:
+            parsed = json.loads(self.response_json)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
+
+    @property
+    def flow_token(self) -> str | None:
+        """The ``flow_token`` the Flow was sent with (in ``response_json``), if any."""
+        token = (self.flow_response or {}).get("flow_token")
+        return token if isinstance(token, str) else None
+
 
 @dataclass(frozen=True, slots=True)
 class ButtonReply:
@@ -137,8 +159,10 @@ class InboundMessage(Event):
     message_id: str
     from_wa_id: str | None
     type: str  # Meta's type string, kept as sent
-    from_user_id: str | None = None  # business-scoped user id; no from at all: sender unknown
-    from_parent_user_id: str | None = None
+    # The sender's business-scoped user id (BSUID): the message's from_user_id, else the
+    # user_id of its contacts[] entry. Neither it nor from_wa_id: the sender is unknown.
+    from_user_id: str | None = None
+    from_parent_user_id: str | None = None  # the same for the parent BSUID (managed businesses)
     to_wa_id: str | None = None  # echoes: the user the message went to
     to_user_id: str | None = None  # echoes: the user's business-scoped user id
     to_parent_user_id: str | None = None
@@ -167,7 +191,9 @@ class InboundMessage(Event):
 class StatusUpdate(Event):
     message_id: str
     status: str  # see MessageStatus
-    recipient_id: str | None
+    recipient_id: str | None  # None for a message sent to a business-scoped user id alone
+    # The recipient's business-scoped user ids: the status's own, else its contacts[] entry's
+    # (Meta spells the parent one parent_recipient_user_id).
     recipient_user_id: str | None = None
     recipient_parent_user_id: str | None = None
     recipient_type: str | None = None  # "group" for group messages
@@ -212,14 +238,37 @@ class FieldUpdate(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class InvalidItem(Event):
-    """One message, status or echo the parser could not read; its neighbours were parsed."""
+class UserIdUpdate(Event):
+    """Field ``user_id_update``: a user's business-scoped user id changed from
+    ``previous_user_id`` to ``user_id`` (one event per entry of the change). ``wa_id`` is
+    the user's number when Meta may share it; ``timestamp`` is the entry's (else the
+    webhook entry's ``time``)."""
 
-    kind: str  # "message", "status" or "message_echo"
+    previous_user_id: str
+    user_id: str
+    previous_parent_user_id: str | None = None
+    parent_user_id: str | None = None
+    wa_id: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvalidItem(Event):
+    """One message, status, echo or user id update the parser could not read; its
+    neighbours were parsed."""
+
+    kind: str  # "message", "status", "message_echo" or "user_id_update"
     path: str  # e.g. "entry[0].changes[0].value.messages[1].type"
     reason: str  # what WebhookPayloadError would have said
     item_id: str | None = None
 
+
+# Events that webhook.parse returns make each field's value when it is first read: the binding
+# puts its field descriptors on the event classes here, in place of the slots' own (same slots,
+# same dataclasses), so the classes are the same before and after a first parse.
+from . import _core  # noqa: E402  (needs the classes above)
+
+_core.install_webhook_fields()
 
 __all__ = [
     "ButtonReply",
@@ -237,5 +286,6 @@ __all__ = [
     "Reaction",
     "StatusUpdate",
     "TemplateStatusUpdate",
+    "UserIdUpdate",
     "WebhookError",
 ]

@@ -18,6 +18,9 @@ from typing import Any, ClassVar
 
 from . import _core
 from .errors import InvalidParameter
+from .recipients import BusinessScopedUser, check_phone_recipient
+from .template_check import check_components
+from .template_components import TemplateComponent, component_dicts
 
 __all__ = [
     "Audio",
@@ -25,11 +28,14 @@ __all__ = [
     "Contacts",
     "CtaUrl",
     "Document",
+    "Flow",
     "Header",
     "Image",
     "ListMessage",
     "Location",
     "Message",
+    "Product",
+    "ProductList",
     "Reaction",
     "ReplyButton",
     "Row",
@@ -70,11 +76,19 @@ class Message:
         """The message's fields as the core reads them."""
         raise NotImplementedError
 
-    def to_payload(self, to: str, reply_to: str | None = None, default_region: str | None = None) -> dict:
-        """The request body sending this message to ``to`` (normalized to a
-        wa_id), optionally as a reply to the message ``reply_to``."""
-        if not isinstance(to, str):
-            raise TypeError(f"to must be a str, not {type(to).__name__}")
+    def to_payload(
+        self,
+        to: str | BusinessScopedUser,
+        reply_to: str | None = None,
+        default_region: str | None = None,
+    ) -> dict:
+        """The request body sending this message to ``to`` (a phone number, normalized
+        to a wa_id, or a :class:`wacloud.BusinessScopedUser`, named in ``recipient``),
+        optionally as a reply to the message ``reply_to``."""
+        if isinstance(to, BusinessScopedUser):
+            fields = dumps_fields(self.type, self.fields())
+            return json.loads(_core.build_user_message_payload(self.type, fields, to.user_id, reply_to or ""))
+        check_phone_recipient(to)
         body = _core.build_message_payload(
             self.type, dumps_fields(self.type, self.fields()), to, reply_to or "", default_region or ""
         )
@@ -181,19 +195,27 @@ class Reaction(Message):
 
 @dataclass(frozen=True)
 class Template(Message):
-    """An approved template; ``components`` are Meta's component objects."""
+    """An approved template; ``components`` are typed components
+    (:mod:`wacloud.template_components`) or Meta's component objects as dicts."""
 
     name: str
     language: str
-    components: Sequence[Mapping[str, Any]] | None = None
+    components: Sequence[TemplateComponent | Mapping[str, Any]] | None = None
     type: ClassVar[str] = "template"
 
     def fields(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "language": self.language,
-            "components": None if self.components is None else list(self.components),
+            "components": None if self.components is None else component_dicts(self.components),
         }
+
+    def check_against(self, definition: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+        """Raise what Meta would answer to this send for the template ``definition`` (its
+        object from :meth:`wacloud.Client.get_template`, or its components):
+        :class:`wacloud.template_check.TemplateMismatch` (132000, 132012) and the rest of
+        :func:`wacloud.template_check.check_components`."""
+        check_components(definition, self.components, name=self.name, language=self.language)
 
 
 @dataclass(frozen=True)
@@ -327,5 +349,94 @@ class CtaUrl(Message):
             "display_text": self.display_text,
             "url": self.url,
             "header": _header_fields(self.header),
+            "footer": self.footer,
+        }
+
+
+@dataclass(frozen=True)
+class Flow(Message):
+    """An interactive WhatsApp Flow: the ``flow_cta`` button (at most 30 characters) opens
+    the Flow ``flow_id`` or ``flow_name`` (exactly one). ``flow_token`` identifies this
+    send to your endpoint and comes back in the completion (Meta's default: ``"unused"``).
+    ``flow_action="navigate"`` opens ``screen`` (default: the Flow's first) with ``data``;
+    ``"data_exchange"`` asks the Flow's endpoint for the first screen instead. ``mode``
+    ``"draft"`` sends a Flow that is not published yet (for testing). The header is text."""
+
+    body: str
+    flow_cta: str
+    flow_id: str | None = None
+    flow_name: str | None = None
+    flow_token: str | None = None
+    flow_action: str = "navigate"
+    screen: str | None = None
+    data: Mapping[str, Any] | None = None
+    mode: str | None = None
+    header: str | None = None
+    footer: str | None = None
+    type: ClassVar[str] = "flow"
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "body": self.body,
+            "flow_cta": self.flow_cta,
+            "flow_id": self.flow_id,
+            "flow_name": self.flow_name,
+            "flow_token": self.flow_token,
+            "flow_action": self.flow_action,
+            "screen": self.screen,
+            # Anything but a mapping goes as is, for the core to refuse by name.
+            "data": dict(self.data) if isinstance(self.data, Mapping) else self.data,
+            "mode": self.mode,
+            "header": self.header,
+            "footer": self.footer,
+        }
+
+
+@dataclass(frozen=True)
+class Product(Message):
+    """One product of the business's catalog, with an optional ``body`` and ``footer`` (Meta
+    allows no header on it)."""
+
+    catalog_id: str
+    product_retailer_id: str
+    body: str | None = None
+    footer: str | None = None
+    type: ClassVar[str] = "product"
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "catalog_id": self.catalog_id,
+            "product_retailer_id": self.product_retailer_id,
+            "body": self.body,
+            "footer": self.footer,
+        }
+
+
+@dataclass(frozen=True)
+class ProductList(Message):
+    """Up to 30 catalog products in up to 10 ``sections``, each a
+    :class:`wacloud.ProductSection`, a ``(title, product_retailer_ids)`` tuple or a mapping
+    (the title may be left out when there is one section). Meta requires the text
+    ``header`` and the ``body``."""
+
+    header: str
+    body: str
+    catalog_id: str
+    sections: Sequence[Any]
+    footer: str | None = None
+    type: ClassVar[str] = "product_list"
+
+    def fields(self) -> dict[str, Any]:
+        sections = []
+        for section in self.sections:
+            record = _record(section, ("title", "product_retailer_ids"))
+            if isinstance(record, dict) and isinstance(record.get("product_retailer_ids"), tuple):
+                record["product_retailer_ids"] = list(record["product_retailer_ids"])
+            sections.append(record)
+        return {
+            "header": self.header,
+            "body": self.body,
+            "catalog_id": self.catalog_id,
+            "sections": sections,
             "footer": self.footer,
         }

@@ -1,5 +1,6 @@
 """Webhook bodies -> typed events. The C++ core parses and validates the JSON
-(Boost.JSON) and the binding builds the :mod:`wacloud.events` dataclasses."""
+(Boost.JSON) and the binding makes the :mod:`wacloud.events` dataclasses, whose
+fields it turns into Python objects on first read."""
 
 from __future__ import annotations
 
