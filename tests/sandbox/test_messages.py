@@ -76,7 +76,12 @@ ACCEPTED_PAYLOADS = {
             "body": {"text": "Sign up"},
             "action": {
                 "name": "flow",
-                "parameters": {"flow_message_version": "3", "flow_id": "123", "flow_cta": "Start"},
+                "parameters": {
+                    "flow_message_version": "3",
+                    "flow_name": "sign_up",
+                    "flow_cta": "Start",
+                    "mode": "draft",
+                },
             },
         },
     },
@@ -94,6 +99,8 @@ ACCEPTED_PAYLOADS = {
 
 @pytest.mark.parametrize("name", sorted(ACCEPTED_PAYLOADS))
 def test_every_message_type_is_accepted_with_metas_success_shape(graph, wa_sandbox, open_window, name):
+    if name == "flow":  # the Flow a message opens must exist; a draft goes in draft mode
+        graph.request("POST", f"/{graph.waba}/flows", {"name": "sign_up", "categories": ["SIGN_UP"]})
     reply = graph.send(to="+1 (555) 000-1111", **ACCEPTED_PAYLOADS[name])
     assert reply.status == 200, reply.body
     assert reply.body["messaging_product"] == "whatsapp"

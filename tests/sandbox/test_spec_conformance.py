@@ -15,10 +15,14 @@ import json
 from typing import Any
 
 import pytest
+from account_support import ACCOUNT_WALKS
+from flow_support import FLOW_WALKS
 from sandbox_support import USER, Graph, Reply, assert_valid_error
+from test_bsuid_sandbox import emit_business_scoped_users
 from test_inbound_types import CASES as MORE_INBOUND
 from test_media_templates import JPEG, upload
 from test_template_events import EVENTS
+from test_uploads import upload_handle
 from test_webhooks import INBOUND
 
 from wacloud.sandbox import conformance, spec
@@ -29,34 +33,27 @@ NOT_SERVED = frozenset(
     """
     GraphWhatsAppBusinessAccountToNumberCurrentStatusOfficialBusinessAccountPost
     acceptWhatsAppBusinessSolution acceptWhatsAppBusinessSolutionDeactivationRequest addAssignedUser
-    addGroupParticipants addPhoneNumbers approveJoinRequests blockUserS checkCallPermissions
-    configureConversationalAutomation createFlow createGroup createGroupInviteLink
-    createOBOMobilityIntent createOrUpdateQrCode createWhatsAppBusinessAccountPhoneNumber
-    createWhatsAppBusinessAccountSchedule createWhatsAppBusinessSolution deleteFlow deleteGroup
-    deleteGroupInviteLink deleteIndividualQrCode deletePreVerifiedPhoneNumber deprecateFlow
-    deregisterPhoneNumber editTemplate getActiveGroups getAllSubscriptionsForAWaba
-    getApplicationWhatsAppBusinessSolutions getAssignedUsers getAssignedWhatsAppBusinessAccounts
-    getBlockedUsers getBusinessComplianceInfo getBusinessEncryptionPublicKey
-    getBusinessPortfolioSpecificFields getClientWhatsAppBusinessAccounts getCommerceSettings
-    getConnectedClientBusinesses getCreditLines getFlow getGroupInfo getInProgressOnBehalfRequests
-    getIndividualQrCode getJoinRequests getMessageHistory getMessageHistoryEvents
+    addGroupParticipants addPhoneNumbers approveJoinRequests checkCallPermissions
+    configureConversationalAutomation createGroup createGroupInviteLink createOBOMobilityIntent
+    createWhatsAppBusinessAccountPhoneNumber createWhatsAppBusinessAccountSchedule
+    createWhatsAppBusinessSolution deleteGroup deleteGroupInviteLink deletePreVerifiedPhoneNumber
+    getActiveGroups getApplicationWhatsAppBusinessSolutions getAssignedUsers
+    getAssignedWhatsAppBusinessAccounts getBusinessComplianceInfo getBusinessPortfolioSpecificFields
+    getClientWhatsAppBusinessAccounts getConnectedClientBusinesses getCreditLines getGroupInfo
+    getInProgressOnBehalfRequests getJoinRequests getMessageHistory getMessageHistoryEvents
     getMigrationIntentDetails getOBOMobilityIntent getOfficialBusinessAccountStatus
     getOwnedWhatsAppBusinessAccounts getPhoneNumberSettings getPreVerifiedPhoneNumberDetails
     getPreVerifiedPhoneNumberPartners getPreVerifiedPhoneNumbers getSolutionAccessToken
-    getSolutionDetails getTemplateByIdDefaultFields getWhatsAppAccountNumberDetails
-    getWhatsAppBusinessAccountActivities getWhatsAppBusinessAccountPhoneNumbers
+    getSolutionDetails getWhatsAppAccountNumberDetails getWhatsAppBusinessAccountActivities
     getWhatsAppBusinessAccountSchedules getWhatsAppBusinessBotDetails
-    getWhatsAppBusinessProfileDetails listAllQrCodes listAssetsGetFlowJsonUrl listFlows
-    listWabaSolutions manageCalls migrateFlows onboardPartnersToMMLite publishFlow
-    registerWhatsAppBusinessPhoneNumber rejectJoinRequests rejectSolutionDeactivationRequest
+    getWhatsAppBusinessProfileDetails listWabaSolutions manageCalls migrateFlows
+    onboardPartnersToMMLite rejectJoinRequests rejectSolutionDeactivationRequest
     rejectSolutionRequest removeAssignedUser removeGroupParticipants
-    requestPreVerifiedPhoneNumberCode requestVerificationCode sendEncryptedMessage
-    sendMarketingMessage sendSolutionDeactivationRequest setBusinessEncryptionPublicKey
-    setOBOMobilityIntent setOrUpdateCommerceSettings setSolutionMigrationIntent
-    sharePreVerifiedPhoneNumber subscribeToWabaWebhooks unblockUserS unsubscribeFromWabaWebhooks
-    updateBusinessComplianceInfo updateFlowJson updateFlowMetadata updateGroupSettings
-    updatePhoneNumberSettings updatePhoneNumberStatus updateWhatsAppBusinessAccount
-    updateWhatsAppBusinessProfile verifyPhoneNumberCode verifyPreVerifiedPhoneNumberCode
+    requestPreVerifiedPhoneNumberCode sendEncryptedMessage sendMarketingMessage
+    sendSolutionDeactivationRequest setOBOMobilityIntent setSolutionMigrationIntent
+    sharePreVerifiedPhoneNumber updateBusinessComplianceInfo updateGroupSettings
+    updatePhoneNumberSettings updateWhatsAppBusinessAccount updateWhatsAppBusinessProfile
+    verifyPreVerifiedPhoneNumberCode
     """.split()
 )
 WEBHOOKS = ("post", spec.WEBHOOK_PATH)  # served the other way round: the sandbox sends them
@@ -93,7 +90,9 @@ def _media_id(graph: Graph) -> str:
 def walk_send(graph: Graph, wa_sandbox: Any) -> list[Reply]:
     wa_sandbox.inject_inbound(**{"from": USER, "type": "text", "text": "hi"})
     template = {"type": "template", "template": {"name": "hello_world", "language": {"code": "en_US"}}}
-    return [graph.text(), graph.send(to=USER, **template), graph.send(to=USER, type="text", text={})]
+    by_user_id = graph.send(recipient=wa_sandbox.user(USER)["user_id"], **template)  # a BSUID send
+    refused = graph.send(to=USER, type="text", text={})
+    return [graph.text(), graph.send(to=USER, **template), by_user_id, refused]
 
 
 def walk_upload(graph: Graph, wa_sandbox: Any) -> list[Reply]:
@@ -151,6 +150,26 @@ def walk_delete_template(graph: Graph, wa_sandbox: Any) -> list[Reply]:
     ]
 
 
+def walk_get_template(graph: Graph, wa_sandbox: Any) -> list[Reply]:
+    template_id = graph.request("POST", f"/{graph.waba}/message_templates", TEMPLATE_BODY).body["id"]
+    return [
+        graph.request("GET", f"/{template_id}"),
+        graph.request("GET", f"/{template_id}?fields=name,status,quality_score"),
+        graph.request("GET", f"/{template_id}?fields=nope"),
+    ]
+
+
+def walk_edit_template(graph: Graph, wa_sandbox: Any) -> list[Reply]:
+    template_id = graph.request("POST", f"/{graph.waba}/message_templates", TEMPLATE_BODY).body["id"]
+    wa_sandbox.set_template_status("spec_check", "REJECTED")
+    edit = {"category": "MARKETING", "components": TEMPLATE_BODY["components"]}
+    return [
+        graph.request("POST", f"/{template_id}", edit),
+        graph.request("POST", f"/{template_id}", {**edit, "components": 7}),
+        graph.request("POST", f"/{template_id}", edit),  # PENDING again: not editable
+    ]
+
+
 def walk_get_profile(graph: Graph, wa_sandbox: Any) -> list[Reply]:
     path = f"/{graph.phone}/whatsapp_business_profile"
     return [graph.request("GET", path), graph.request("GET", path + "?fields=nope")]
@@ -173,8 +192,12 @@ WALKS = {
     conformance.LIST_TEMPLATES: walk_list_templates,
     conformance.CREATE_TEMPLATE: walk_create_template,
     conformance.DELETE_TEMPLATE: walk_delete_template,
+    conformance.GET_TEMPLATE: walk_get_template,
+    conformance.EDIT_TEMPLATE: walk_edit_template,
     conformance.GET_PROFILE: walk_get_profile,
     conformance.UPDATE_PROFILE: walk_update_profile,
+    **FLOW_WALKS,
+    **ACCOUNT_WALKS,
 }
 
 
@@ -235,6 +258,7 @@ EMITTERS = {
     "statuses": emit_statuses,
     "template-events": emit_template_events,
     "errors": emit_errors,
+    "business-scoped-users": emit_business_scoped_users,
 }
 
 
@@ -354,7 +378,7 @@ def test_fields_answers_every_field_the_spec_documents(graph, wa_sandbox, operat
             "email": "hello@sandbox.example",
             "websites": ["https://sandbox.example"],
             "vertical": "PROF_SERVICES",
-            "profile_picture_handle": "4:cGljLmpwZw==:aW1hZ2UvanBlZw==:ARb",
+            "profile_picture_handle": upload_handle(graph),  # Meta takes only handles it gave
         }
         assert graph.request("POST", path, complete).status == 200
     documented = spec_fields(operation_id)

@@ -33,10 +33,15 @@ class ReceivedWebhook:
 
 
 class WebhookCollector:
-    """``collector.url`` receives webhooks; ``respond_with(500, 500)`` fails the next two."""
+    """``collector.url`` receives webhooks; ``respond_with(500, 500)`` fails the next two.
+    With a ``verify_token`` it also answers Meta's subscription check (``GET`` with
+    ``hub.challenge``), as a callback URL must."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, path: str = "/webhook") -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, path: str = "/webhook", verify_token: str | None = None
+    ) -> None:
         self._host, self._port, self.path = host, port, path
+        self.verify_token = verify_token
         self.received: list[ReceivedWebhook] = []
         self._script: deque[int] = deque()
         self._condition = threading.Condition()
@@ -52,6 +57,7 @@ class WebhookCollector:
     async def _serve(self) -> None:
         app = web.Application()
         app.router.add_post(self.path, self._receive)
+        app.router.add_get(self.path, self._verify)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
@@ -66,6 +72,12 @@ class WebhookCollector:
             self.received.append(ReceivedWebhook(dict(request.headers), body, status))
             self._condition.notify_all()
         return web.Response(status=status, text="ok" if status < 300 else "failure")
+
+    async def _verify(self, request: web.Request) -> web.Response:
+        query = request.query
+        if self.verify_token is None or query.get("hub.verify_token") != self.verify_token:
+            return web.Response(status=403, text="verify token mismatch")
+        return web.Response(text=query.get("hub.challenge", ""))
 
     def stop(self) -> None:
         if self._thread is not None:

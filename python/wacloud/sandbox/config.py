@@ -42,6 +42,9 @@ class Faults:
     webhook_duplicate_rate: float = 0.0
     webhook_reorder_window: int = 0
     webhook_reorder_hold: float = 0.2
+    # Resumable uploads: the next upload transfer is cut (connection closed) after this many
+    # bytes, which the session keeps, as when a network drops mid-file; 0 is off.
+    upload_cut_after: int = 0
 
     _RATES = ("error_rate", "webhook_drop_rate", "webhook_duplicate_rate")
     _COUNTS = (
@@ -50,6 +53,7 @@ class Faults:
         "webhook_reorder_window",
         "send_error_next",
         "send_error_code",
+        "upload_cut_after",
     )
 
     def __post_init__(self) -> None:

@@ -29,11 +29,56 @@ GET_WABA = "getWhatsAppBusinessAccountDetails"
 LIST_TEMPLATES = "getTemplateByNameDefaultFields"
 CREATE_TEMPLATE = "createAuthenticationTemplateWOtpCopyCodeButton"  # the spec's one POST there
 DELETE_TEMPLATE = "deleteTemplateByName"
+GET_TEMPLATE = "getTemplateByIdDefaultFields"
+EDIT_TEMPLATE = "editTemplate"
 GET_PROFILE = "getWhatsAppBusinessProfile"
 UPDATE_PROFILE = "updateWhatsAppBusinessProfileInformation"
+# WhatsApp Flows and the endpoint's encryption key (routes_flows.py).
+LIST_FLOWS = "listFlows"
+CREATE_FLOW = "createFlow"
+GET_FLOW = "getFlow"
+UPDATE_FLOW_METADATA = "updateFlowMetadata"
+DELETE_FLOW = "deleteFlow"
+LIST_FLOW_ASSETS = "listAssetsGetFlowJsonUrl"
+UPDATE_FLOW_JSON = "updateFlowJson"
+PUBLISH_FLOW = "publishFlow"
+DEPRECATE_FLOW = "deprecateFlow"
+GET_ENCRYPTION_KEY = "getBusinessEncryptionPublicKey"
+SET_ENCRYPTION_KEY = "setBusinessEncryptionPublicKey"
+FLOWS_SERVED = (
+    LIST_FLOWS, CREATE_FLOW, GET_FLOW, UPDATE_FLOW_METADATA, DELETE_FLOW, LIST_FLOW_ASSETS,
+    UPDATE_FLOW_JSON, PUBLISH_FLOW, DEPRECATE_FLOW, GET_ENCRYPTION_KEY, SET_ENCRYPTION_KEY,
+)  # fmt: skip
+# Onboarding and number management (routes_account.py).
+REGISTER = "registerWhatsAppBusinessPhoneNumber"
+DEREGISTER = "deregisterPhoneNumber"
+REQUEST_CODE = "requestVerificationCode"
+VERIFY_CODE = "verifyPhoneNumberCode"
+SET_PIN = "updatePhoneNumberStatus"
+LIST_PHONE_NUMBERS = "getWhatsAppBusinessAccountPhoneNumbers"
+LIST_SUBSCRIBED_APPS = "getAllSubscriptionsForAWaba"
+SUBSCRIBE_APP = "subscribeToWabaWebhooks"
+UNSUBSCRIBE_APP = "unsubscribeFromWabaWebhooks"
+LIST_BLOCKED = "getBlockedUsers"
+BLOCK_USERS = "blockUserS"
+UNBLOCK_USERS = "unblockUserS"
+LIST_QR_CODES = "listAllQrCodes"
+SAVE_QR_CODE = "createOrUpdateQrCode"
+GET_QR_CODE = "getIndividualQrCode"
+DELETE_QR_CODE = "deleteIndividualQrCode"
+GET_COMMERCE = "getCommerceSettings"
+SET_COMMERCE = "setOrUpdateCommerceSettings"
+ACCOUNT_SERVED = (
+    REGISTER, DEREGISTER, REQUEST_CODE, VERIFY_CODE, SET_PIN, LIST_PHONE_NUMBERS, LIST_SUBSCRIBED_APPS,
+    SUBSCRIBE_APP, UNSUBSCRIBE_APP, LIST_BLOCKED, BLOCK_USERS, UNBLOCK_USERS, LIST_QR_CODES,
+    SAVE_QR_CODE, GET_QR_CODE, DELETE_QR_CODE, GET_COMMERCE, SET_COMMERCE,
+)  # fmt: skip
 SERVED = (
     SEND_MESSAGE, UPLOAD_MEDIA, GET_MEDIA, DELETE_MEDIA, DOWNLOAD_MEDIA, GET_PHONE_NUMBER, GET_WABA,
     LIST_TEMPLATES, CREATE_TEMPLATE, DELETE_TEMPLATE, GET_PROFILE, UPDATE_PROFILE,
+    GET_TEMPLATE, EDIT_TEMPLATE,
+    *FLOWS_SERVED,
+    *ACCOUNT_SERVED,
 )  # fmt: skip
 
 
@@ -86,15 +131,27 @@ def _graph_name(location: str, leaf: str | None = None) -> str:
     return head + "".join(p if p.startswith("[") else f"['{p}']" for p in rest)
 
 
+# Per operation, once (keyed by its id: hashing an Operation costs more than these lookups).
+@functools.cache
+def _requires_query(operation_id: str) -> bool:
+    return any(param.get("required") for param in spec.operation(operation_id).query_parameters())
+
+
+@functools.cache
+def _json_body_schema(operation_id: str) -> str | None:
+    return spec.operation(operation_id).request_schema("application/json")
+
+
 def check_request(config: Any, operation_id: str, query: Any, body: Any = None) -> None:
     """Raise Meta's error for the first way the query or JSON body breaks the operation's
     schema; a no-op when checking is off."""
     if not enabled(config):
         return
-    operation = spec.operation(operation_id)
-    problems = operation.check_query(dict(query))
-    if body is not None:
-        problems += operation.check_body(body)
+    problems: list[spec.Violation] = []
+    if query or _requires_query(operation_id):  # an empty query can only lack a required one
+        problems = spec.operation(operation_id).check_query(dict(query))
+    if body is not None and (schema := _json_body_schema(operation_id)) is not None:
+        problems += spec.violations(body, schema)  # operation.check_body, the pointer looked up once
     if problems:
         raise refusal(problems[0])
 

@@ -13,6 +13,8 @@ from aiohttp import web
 from .core import TEMPLATE_EVENTS, SandboxCore
 from .graph_errors import GraphError, invalid, invalid_parameter
 from .routes import CORE, json_response, read_params
+from .routes_account import ENDPOINTS as NUMBER_ENDPOINTS
+from .routes_users import ENDPOINTS as USER_ENDPOINTS
 
 ENDPOINTS = {
     "GET /_sandbox": "this index",
@@ -42,6 +44,14 @@ ENDPOINTS = {
         '{"token": ..., "expires_in": N, "scopes": [...], "waba_ids": [...], "type": ..., "valid": bool}: '
         "add a token or change one (debug_token answers from these)"
     ),
+    **USER_ENDPOINTS,
+    **NUMBER_ENDPOINTS,
+    "GET /_sandbox/flows": "the WABA's Flows (status, Flow JSON, validation errors), the public key",
+    "POST /_sandbox/flows/endpoint": (
+        '{"url" or "flow_id", "action", "flow_token", "screen", "data"}: call a Flow endpoint as WhatsApp '
+        "does (encrypted with the uploaded public key, signed); answers status and the decrypted response"
+    ),
+    "POST /_sandbox/flows/complete": '{"wamid", "response"}: the user completes a Flow message (nfm_reply)',
     "POST /_sandbox/save": "write the state file now",
     "POST /_sandbox/reset": "forget everything (hello_world stays)",
 }

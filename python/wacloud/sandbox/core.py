@@ -15,10 +15,10 @@ import random
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import inbound, payloads, templates
+from . import inbound, payloads, templates, users
 from .config import SandboxConfig
 from .graph_errors import GraphError, invalid_parameter
 from .messages import OutboundMessage
@@ -88,8 +88,11 @@ class SandboxCore:
         self.tokens = TokenBook(config, self.state.now)
         self.emitter = WebhookEmitter(config, self.state, self.rng)
         self.public_url = f"http://{config.host}:{config.port}"
-        self._stages: tuple[deque[tuple[float, str]], ...] = (deque(), deque(), deque())
-        self._wake: asyncio.Event | None = None
+        # Per status stage, (due, wamids) in time order; one timer drains them (statuses below).
+        self._stages: tuple[deque[tuple[float, Sequence[str]]], ...] = (deque(), deque(), deque())
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._status_timer: asyncio.TimerHandle | None = None
+        self._status_due = 0.0
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._throughput: TokenBucket | None = None
@@ -98,9 +101,9 @@ class SandboxCore:
 
     # -- lifecycle ------------------------------------------------------------------
     async def start(self) -> None:
-        self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         await self.emitter.start()
-        self._tasks.append(asyncio.create_task(self._advance_statuses()))
+        self._schedule_statuses()  # sends accepted before the start
         if self.config.state_file:
             self._tasks.append(asyncio.create_task(self._save_periodically()))
         for template in self.state.templates.values():
@@ -111,6 +114,9 @@ class SandboxCore:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+        if self._status_timer is not None:
+            self._status_timer.cancel()
+        self._loop = self._status_timer = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -161,26 +167,31 @@ class SandboxCore:
         self._pairs.clear()
 
     # -- sending --------------------------------------------------------------------
-    def window_open(self, wa_id: str) -> bool:
+    # ``now``: the sandbox clock, when the caller has read it already (a send reads it once).
+    def window_open(self, wa_id: str, now: float | None = None) -> bool:
         last = self.state.windows.get(wa_id)
-        return last is not None and self.state.now() - last < WINDOW_SECONDS
+        if last is None:
+            return False
+        return (self.state.now() if now is None else now) - last < WINDOW_SECONDS
 
-    def entry_point_open(self, wa_id: str) -> bool:
+    def entry_point_open(self, wa_id: str, now: float | None = None) -> bool:
         opened = self.state.entry_points.get(wa_id)
-        return opened is not None and self.state.now() - opened < ENTRY_POINT_SECONDS
+        if opened is None:
+            return False
+        return (self.state.now() if now is None else now) - opened < ENTRY_POINT_SECONDS
 
-    def pricing(self, wa_id: str, category: str) -> dict[str, Any]:
+    def pricing(self, wa_id: str, category: str, now: float | None = None) -> dict[str, Any]:
         """Meta's per-message pricing (PMP, since 2025-07-01) of one message: free inside a
         free entry point window; service messages and utility templates free inside the
         customer service window; everything else billed at its template category's rate."""
-        if self.entry_point_open(wa_id):
+        if self.entry_point_open(wa_id, now):
             return {
                 "billable": False,
                 "pricing_model": "PMP",
                 "category": "referral_conversion",
                 "type": "free_entry_point",
             }
-        free = category == "service" or (category == "utility" and self.window_open(wa_id))
+        free = category == "service" or (category == "utility" and self.window_open(wa_id, now))
         return {
             "billable": not free,
             "pricing_model": "PMP",
@@ -188,9 +199,8 @@ class SandboxCore:
             "type": "free_customer_service" if free else "regular",
         }
 
-    def _conversation(self, wa_id: str, category: str) -> dict[str, Any]:
+    def _conversation(self, wa_id: str, category: str, now: float) -> dict[str, Any]:
         state = self.state
-        now = state.now()
         key = (wa_id, category)
         existing = state.conversations.get(state.open_conversations.get(key, ""))
         if existing is not None and existing["expiration"] > now:
@@ -210,6 +220,8 @@ class SandboxCore:
         """Accept a validated send, or raise the error Meta would answer with. ``api_version``
         is the path's version: the status webhooks take their shape from it."""
         state = self.state
+        now = state.now()
+        users.address_outbound(state, message)  # a send by business-scoped user id
         category = "service"
         if message.type == "template":
             assert message.template_name is not None and message.template_language is not None
@@ -220,7 +232,8 @@ class SandboxCore:
             assert template is not None
             category = template["category"].lower()
         failure: tuple[int, str | None] | None = None
-        if message.free_form and not self.window_open(message.wa_id):
+        # A user nobody holds the id of has no window: their message fails with 131026 below.
+        if message.free_form and not message.unknown_user and not self.window_open(message.wa_id, now):
             if self.config.window_errors == "sync":
                 raise GraphError(131047)
             failure = (131047, None)
@@ -234,11 +247,10 @@ class SandboxCore:
                 )
             if not bucket.take():
                 raise GraphError(131056)
-        if failure is None and message.wa_id in state.undeliverable:
+        if failure is None and (message.unknown_user or message.wa_id in state.undeliverable):
             failure = (131026, None)
-        pricing = self.pricing(message.wa_id, category)
+        pricing = self.pricing(message.wa_id, category, now)
         category = pricing["category"]
-        now = state.now()
         wamid = state.new_wamid(message.wa_id)
         record: dict[str, Any] = {
             "id": wamid,
@@ -251,7 +263,9 @@ class SandboxCore:
             "created_at": now,
             "context_id": message.context_id,
             "callback_data": message.callback_data,
-            "conversation_id": None if failure else self._conversation(message.wa_id, category)["id"],
+            "user_id": message.user_id,
+            "unknown_user": message.unknown_user,
+            "conversation_id": None if failure else self._conversation(message.wa_id, category, now)["id"],
             "category": category,
             "pricing": pricing,
             "api_version": api_version,
@@ -266,7 +280,7 @@ class SandboxCore:
             answered["message_status"] = "accepted"  # Meta tells it for template sends only
         return {
             "messaging_product": "whatsapp",
-            "contacts": [{"input": message.to, "wa_id": message.wa_id}],
+            "contacts": [users.answer_contact(state, message)],
             "messages": [answered],
         }
 
@@ -284,53 +298,85 @@ class SandboxCore:
         return {"success": True}
 
     # -- status progression -----------------------------------------------------------
+    # Each stage has a fixed delay, so its queue is in time order. One timer drains the three
+    # queues and the messages that came due together advance as one batch: a send costs a
+    # deque append, a status a few dict operations (no task or timer per message).
     def _push_stage(self, stage: int, delay: float, wamid: str) -> None:
-        queue = self._stages[stage]
-        was_empty = not queue
-        queue.append((time.monotonic() + delay, wamid))
-        if was_empty and self._wake is not None:
-            self._wake.set()
+        due = time.monotonic() + delay
+        self._stages[stage].append((due, (wamid,)))
+        if self._status_timer is None or due < self._status_due:
+            self._schedule_statuses()
 
-    async def _advance_statuses(self) -> None:
-        # One task drains three time-ordered queues (each stage has a fixed delay), so a
-        # send costs a deque append instead of a timer per status.
-        assert self._wake is not None
-        while True:
-            now = time.monotonic()
-            next_due: float | None = None
-            for index, queue in enumerate(self._stages):
+    def _schedule_statuses(self) -> None:
+        """Fire at the earliest due batch; at least 2 ms on, so that sends arriving together
+        share a wake-up."""
+        if self._status_timer is not None:
+            self._status_timer.cancel()
+            self._status_timer = None
+        heads = [queue[0][0] for queue in self._stages if queue]
+        if self._loop is None or not heads:
+            return
+        now = time.monotonic()
+        delay = max(min(heads) - now, 0.002)
+        self._status_due = now + delay
+        self._status_timer = self._loop.call_later(delay, self._advance_statuses)
+
+    def _advance_statuses(self) -> None:
+        self._status_timer = None
+        now = time.monotonic()
+        try:
+            for stage, queue in enumerate(self._stages):
+                due: list[str] = []
                 while queue and queue[0][0] <= now:
-                    _, wamid = queue.popleft()
-                    try:
-                        self._advance(index, wamid)
-                    except Exception:  # one bad record must not stop every later status
-                        log.exception("status update for %s failed", wamid)
-                if queue:
-                    next_due = queue[0][0] if next_due is None else min(next_due, queue[0][0])
-            self._wake.clear()
-            timeout = None if next_due is None else max(next_due - time.monotonic(), 0.002)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                    due.extend(queue.popleft()[1])
+                if due:
+                    self._advance(stage, due)
+        finally:
+            self._schedule_statuses()
 
-    def _advance(self, stage: int, wamid: str) -> None:
-        message = self.state.messages.get(wamid)
-        if message is None or message["status"] == "failed":
-            return
-        config = self.config
-        if stage == 0 and message["pending_error"]:
-            code, details = message["pending_error"]
-            self.set_status(message, "failed", error=(code, details))
-            return
-        self.set_status(message, STAGES[stage])
+    def _advance(self, stage: int, wamids: list[str]) -> None:
+        """Move a batch of messages to the stage's status; those that moved go on to the next."""
+        state, config = self.state, self.config
+        status = STAGES[stage]
+        timestamp = int(state.now())
+        webhooks = self.emitter.enabled
+        moved: list[str] = []
+        for wamid in wamids:
+            try:
+                message = state.messages.get(wamid)
+                if message is None or message["status"] == "failed":
+                    continue
+                if stage == 0 and message["pending_error"]:
+                    code, details = message["pending_error"]
+                    self.set_status(message, "failed", error=(code, details))
+                    continue
+                if webhooks:
+                    self.set_status(message, status, timestamp=timestamp)
+                else:  # set_status without a webhook to send, inlined: three per send
+                    message["status"] = status
+                    message["statuses"].append({"status": status, "timestamp": timestamp})
+                moved.append(wamid)
+            except Exception:  # one bad record must not stop every later status
+                log.exception("status update for %s failed", wamid)
+        state.dirty = True
         if stage == 0:
-            self._push_stage(1, max(config.delivered_after - config.sent_after, 0), wamid)
+            delay = config.delivered_after - config.sent_after
         elif stage == 1 and config.read_receipts:
-            self._push_stage(2, max(config.read_after - config.delivered_after, 0), wamid)
+            delay = config.read_after - config.delivered_after
+        else:
+            return
+        if moved:
+            self._stages[stage + 1].append((time.monotonic() + max(delay, 0), moved))
 
     def set_status(
-        self, message: dict[str, Any], status: str, error: tuple[int, str | None] | None = None
+        self,
+        message: dict[str, Any],
+        status: str,
+        error: tuple[int, str | None] | None = None,
+        timestamp: int | None = None,
     ) -> None:
-        timestamp = int(self.state.now())
+        if timestamp is None:
+            timestamp = int(self.state.now())
         message["status"] = status
         message["statuses"].append({"status": status, "timestamp": timestamp})
         if error is not None:
@@ -422,6 +468,13 @@ class SandboxCore:
         self._schedule_review(template_id)
         return {"id": template_id, "status": "PENDING", "category": template["category"]}
 
+    def edit_template(self, template: dict[str, Any], body: dict[str, Any]) -> None:
+        """Meta's edit: the changes replace the old values and the template is reviewed again."""
+        template.update(templates.validate_edit(template, body, self.state.now()))
+        template["status"] = "PENDING"
+        self.state.dirty = True
+        self._schedule_review(template["id"])
+
     def _schedule_review(self, template_id: str) -> None:
         if self.config.auto_approve_templates:
             self.call_later(self.config.template_review_seconds, self._review, template_id)
@@ -449,6 +502,8 @@ class SandboxCore:
         now = int(self.state.now())
         if event == "DISABLED" and disable_info is None:
             disable_info = {"disable_date": str(now)}  # Meta tells when it was disabled
+        if event == "LOCKED":
+            template["_locked"] = True  # edits are refused from now on
         if event == "LOCKED" and other_info is None:
             other_info = {
                 "title": "TEMPLATE_LOCKED",
@@ -480,7 +535,10 @@ class SandboxCore:
             store=self.store_inbound_media,
             known_name=lambda number: state.contacts.get(number, {}).get("name"),
         )
-        message.update(payloads.user_id_fields(self.config, wa_id, "from"))
+        if wa_id in state.account["blocked"]:
+            # A blocked user cannot reach the business: no webhook, no window (sandbox/account.py).
+            return {**message, "blocked": True}
+        users.address_inbound(self.config, state, wa_id, message)
         if self._throughput is not None:
             # Meta's throughput counts incoming and outgoing messages together: a busy
             # inbound stream leaves less room for sends (an inbound message is never refused).

@@ -54,6 +54,9 @@ ACCEPTED_MIME = {
     ),
 }
 _PHONE_DECORATION = re.compile(r"[\s\-().+]")
+# A business-scoped user id: a two-letter country code, a period and up to 128 letters and
+# digits ("US.13491208655302741918"); a parent id adds "ENT." (sandbox/users.py).
+USER_ID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
 
 MediaLookup = Callable[[str], "str | None"]  # media id -> MIME type, None when unknown
 
@@ -71,16 +74,27 @@ class OutboundMessage:
     template_components: list[Any] = field(default_factory=list)
     context_id: str | None = None
     callback_data: str | None = None
+    user_id: str | None = None  # sent by business-scoped user id (``recipient``)
+    unknown_user: bool = False  # ... that nobody holds now: the message fails with 131026
 
     @property
     def free_form(self) -> bool:
         return self.type != "template"
 
 
+def check_user_id(value: Any) -> str:
+    """The ``recipient`` of a send (a business-scoped user id), or Meta's code-100 error."""
+    if not isinstance(value, str) or not USER_ID.fullmatch(value):
+        raise invalid_parameter(
+            f"Param recipient ({value!r}) must be a business-scoped user id, such as US.13491208655302741918."
+        )
+    return value
+
+
 def normalize_recipient(to: Any) -> str:
     if not isinstance(to, str) or not to.strip():
         raise invalid_parameter("Param to must be a non-empty string.")
-    digits = _PHONE_DECORATION.sub("", to)
+    digits = to if to.isdigit() else _PHONE_DECORATION.sub("", to)  # most come bare
     if not digits.isdigit() or not 7 <= len(digits) <= 15:
         raise invalid(f"Param to ({to!r}) is not a valid WhatsApp phone number.")
     return digits
@@ -314,6 +328,32 @@ def _product(action: dict[str, Any]) -> None:
             raise missing(f"interactive['action']['{key}']")
 
 
+def _product_list(action: dict[str, Any]) -> None:
+    """Meta's multi-product message: 1-10 sections (titled when more than one), 30 products in all."""
+    if not action.get("catalog_id"):
+        raise missing("interactive['action']['catalog_id']")
+    sections = action.get("sections")
+    if sections is None:
+        raise missing("interactive['action']['sections']")
+    if not isinstance(sections, list) or not 1 <= len(sections) <= 10:
+        raise invalid("Param interactive['action']['sections'] must have between 1 and 10 sections.")
+    total = 0
+    for index, section in enumerate(sections):
+        where = f"interactive['action']['sections'][{index}]"
+        if not isinstance(section, dict):
+            raise invalid(f"Param {where} must be a JSON object.")
+        _text(section, "title", where, 24, required=len(sections) > 1)
+        items = section.get("product_items")
+        if not isinstance(items, list) or not items:
+            raise missing(f"{where}['product_items']")
+        for number, item in enumerate(items):
+            if not isinstance(item, dict) or not item.get("product_retailer_id"):
+                raise missing(f"{where}['product_items'][{number}]['product_retailer_id']")
+        total += len(items)
+    if total > 30:
+        raise invalid("A product list message can have at most 30 products in total.")
+
+
 _ACTIONS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "button": _buttons,
     "list": _list,
@@ -321,6 +361,7 @@ _ACTIONS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "flow": _flow,
     "location_request_message": _named_action("send_location"),
     "product": _product,
+    "product_list": _product_list,
 }
 
 
@@ -329,13 +370,16 @@ def parse_send(payload: dict[str, Any], lookup: MediaLookup) -> OutboundMessage:
     recipient_type = payload.get("recipient_type", "individual")
     if recipient_type not in ("individual", "group"):
         raise invalid_parameter("Param recipient_type must be one of {individual, group}.")
-    if payload.get("to") is None:
+    if payload.get("to") is None and payload.get("recipient") is None:
         raise GraphError(100, "The parameter to is required.", message="(#100) The parameter to is required.")
-    wa_id = normalize_recipient(payload["to"])
+    # A phone number in "to" or a business-scoped user id in "recipient"; "to" wins when both.
+    user_id = None if payload.get("to") is not None else check_user_id(payload["recipient"])
+    wa_id = normalize_recipient(payload["to"]) if user_id is None else ""  # users.address_outbound
     kind = payload.get("type", "text")  # Graph defaults a missing type to text
     if kind not in MESSAGE_TYPES:
         raise invalid_parameter(f"Param type must be one of {{{', '.join(MESSAGE_TYPES)}}} - got {kind!r}.")
-    message = OutboundMessage(to=payload["to"], wa_id=wa_id, type=kind, payload=payload)
+    to = payload["to"] if user_id is None else user_id
+    message = OutboundMessage(to=to, wa_id=wa_id, type=kind, payload=payload, user_id=user_id)
     if kind == "text":
         _text(_object(payload, "text", "text['body']"), "body", "text", 4096)
     elif kind in MEDIA_TYPES:

@@ -11,6 +11,7 @@ from typing import Any
 from .config import SandboxConfig
 from .graph_errors import webhook_error
 from .state import State
+from .users import recipient_fields
 
 
 def _envelope(waba_id: str, change: dict[str, Any], time: int | None = None) -> dict[str, Any]:
@@ -21,39 +22,30 @@ def _envelope(waba_id: str, change: dict[str, Any], time: int | None = None) -> 
     return {"object": "whatsapp_business_account", "entry": [entry]}
 
 
-def _contact(config: SandboxConfig, state: State, wa_id: str) -> dict[str, Any]:
+def _contact(config: SandboxConfig, state: State, wa_id: str, share_number: bool = True) -> dict[str, Any]:
     known = state.contacts.get(wa_id, {})
-    user_id, parent_user_id = State.user_ids(wa_id)
-    contact = {
-        "profile": {"name": known.get("name") or f"User {wa_id[-4:]}"},
-        "wa_id": wa_id,
-        "user_id": user_id,
-    }
+    user_id, parent_user_id = state.user_ids_of(wa_id)
+    # A user who hides their number (sandbox/users.py) is named by id only.
+    name = known.get("name") or (f"User {wa_id[-4:]}" if share_number else "WhatsApp user")
+    contact: dict[str, Any] = {"profile": {"name": name}}
+    if share_number:
+        contact["wa_id"] = wa_id
+    contact["user_id"] = user_id
     if config.managed_business:  # parent BSUIDs exist only for managed businesses
         contact["parent_user_id"] = parent_user_id
     return contact
 
 
-def user_id_fields(config: SandboxConfig, wa_id: str, prefix: str) -> dict[str, str]:
-    """The business-scoped user ids of ``wa_id`` as a message (``from``) or a status
-    (``recipient``) names them: ``from_user_id``, ``recipient_user_id`` and, for managed
-    businesses, ``from_parent_user_id`` / ``parent_recipient_user_id``."""
-    user_id, parent_user_id = State.user_ids(wa_id)
-    fields = {f"{prefix}_user_id": user_id}
-    if config.managed_business:
-        parent_key = "from_parent_user_id" if prefix == "from" else "parent_recipient_user_id"
-        fields[parent_key] = parent_user_id
-    return fields
-
-
-def _messages_value(config: SandboxConfig, state: State, wa_id: str) -> dict[str, Any]:
+def _messages_value(
+    config: SandboxConfig, state: State, wa_id: str, share_number: bool = True
+) -> dict[str, Any]:
     return {
         "messaging_product": "whatsapp",
         "metadata": {
             "display_phone_number": config.display_phone_number,
             "phone_number_id": config.phone_number_id,
         },
-        "contacts": [_contact(config, state, wa_id)],
+        "contacts": [_contact(config, state, wa_id, share_number)],
     }
 
 
@@ -97,8 +89,7 @@ def status_body(
         "id": message["id"],
         "status": status,
         "timestamp": str(timestamp),
-        "recipient_id": message["wa_id"],
-        **user_id_fields(config, message["wa_id"], "recipient"),
+        **recipient_fields(config, state, message),
     }
     if message.get("callback_data") is not None:
         entry["biz_opaque_callback_data"] = message["callback_data"]
@@ -117,7 +108,7 @@ def status_body(
                 described["origin"] = {"type": conversation["category"]}
                 entry["conversation"] = described
             entry["pricing"] = pricing
-    value = _messages_value(config, state, message["wa_id"])
+    value = _messages_value(config, state, message["wa_id"], "recipient_id" in entry)
     if status == "failed":
         del value["contacts"]  # Meta's failed statuses come without a contacts block
     value["statuses"] = [entry]
@@ -126,7 +117,7 @@ def status_body(
 
 def inbound_body(config: SandboxConfig, state: State, wa_id: str, message: dict[str, Any]) -> dict[str, Any]:
     """A ``messages`` webhook carrying one message from a user."""
-    value = _messages_value(config, state, wa_id)
+    value = _messages_value(config, state, wa_id, wa_id not in state.hidden_numbers)
     if (message.get("system") or {}).get("type") == "user_changed_number":
         # Meta sends a number change without a contacts block (system__phone_number_change.json).
         del value["contacts"]

@@ -10,8 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from . import conformance, messages, templates
+from . import account, conformance, messages, templates
 from .core import SandboxCore
+from .flows import check_flow_send
 from .graph_errors import GraphError, invalid, invalid_parameter, nonexisting_field, unknown_object
 from .messages import ACCEPTED_MIME
 from .tokens import fingerprint
@@ -81,6 +82,33 @@ def json_response(body: Any, status: int = 200) -> web.Response:
     )
 
 
+_json_string = json.encoder.encode_basestring  # json.dumps' own (C) for ensure_ascii=False
+_SEND_ANSWER = '{"messaging_product":"whatsapp","contacts":[{"input":%s,"wa_id":%s}],"messages":[{"id":%s}]}'
+
+
+def send_answer_response(answer: dict[str, Any]) -> web.Response:
+    """``json_response(answer)`` for a send's usual answer, byte for byte, from a template:
+    the generic encoder cost as much as the rest of the sandbox's own work on a send. Any
+    other answer (a template send's status, a send by user id) goes through json_response."""
+    try:
+        contacts, sent = answer["contacts"], answer["messages"]
+        if (
+            tuple(answer) == ("messaging_product", "contacts", "messages")
+            and answer["messaging_product"] == "whatsapp"
+            and len(contacts) == 1
+            and tuple(contacts[0]) == ("input", "wa_id")
+            and len(sent) == 1
+            and tuple(sent[0]) == ("id",)
+        ):
+            contact = contacts[0]
+            strings = (contact["input"], contact["wa_id"], sent[0]["id"])
+            text = _SEND_ANSWER % tuple(map(_json_string, strings))
+            return web.Response(body=text.encode(), content_type="application/json")
+    except (KeyError, TypeError):  # not that shape, or not strings
+        pass
+    return json_response(answer)
+
+
 async def read_params(request: web.Request) -> dict[str, Any]:
     """The request's parameters: a JSON object, or form fields whose JSON values are decoded
     (Graph accepts both)."""
@@ -144,13 +172,16 @@ async def send_message(request: web.Request) -> web.Response:
         # Not checked against the spec: it shows mark-read only as an example, in no schema.
         return json_response(core.mark_read(messages.parse_mark_read(params)))
     message = messages.parse_send(params, core.media_mime)
+    check_flow_send(core.state, params)  # the Flow a flow message opens must exist and be sendable
     conformance.check_request(core.config, conformance.SEND_MESSAGE, request.query, params)
+    account.check_send(core.state, message.wa_id)  # a deregistered number or a blocked user: refused
     answer = core.accept(message, request.match_info["version"])
     # Which token sent it, as a fingerprint: rotation tests check the right one was used.
     record = core.state.messages.get(answer["messages"][0]["id"]) if answer.get("messages") else None
-    if record is not None and request.get(TOKEN):
-        record["token_fingerprint"] = fingerprint(request[TOKEN])
-    return json_response(answer)
+    token = request.get(TOKEN)
+    if record is not None and token:
+        record["token_fingerprint"] = fingerprint(token)
+    return send_answer_response(answer)
 
 
 # -- access tokens --------------------------------------------------------------------
@@ -223,7 +254,7 @@ async def get_node(request: web.Request) -> web.Response:
         rate = config.messages_per_second or 0
         info = {
             "verified_name": config.verified_name,
-            "code_verification_status": "VERIFIED",
+            "code_verification_status": "VERIFIED" if core.state.account["verified"] else "UNVERIFIED",
             "display_phone_number": config.display_phone_number,
             "quality_rating": "GREEN",
             "platform_type": "CLOUD_API",
@@ -231,7 +262,7 @@ async def get_node(request: web.Request) -> web.Response:
             "id": config.phone_number_id,
             "messaging_limit_tier": "TIER_1K",
             "name_status": "APPROVED",
-            "status": "CONNECTED",
+            "status": "CONNECTED" if core.state.account["registered"] else "DISCONNECTED",
             "account_mode": "LIVE",
             "is_official_business_account": False,
             "webhook_configuration": {"application": config.webhook_url or ""},
@@ -369,14 +400,20 @@ async def update_profile(request: web.Request) -> web.Response:
     if "vertical" in params and params["vertical"] not in VERTICALS:
         raise invalid(f"Param vertical must be one of {{{', '.join(sorted(VERTICALS))}}}.")
     conformance.check_request(core.config, conformance.UPDATE_PROFILE, request.query, params)
+    from . import routes_uploads  # it imports this module
+
+    picture = routes_uploads.known_handle(core.state, params.get("profile_picture_handle"))
+    if "profile_picture_handle" in params and not (picture and picture["file_type"].startswith("image/")):
+        raise invalid_parameter(
+            "Param profile_picture_handle must be the handle of an image uploaded with the Resumable "
+            "Upload API (POST /<APP_ID>/uploads)."
+        )
     profile = core.state.profile
     for key in ("about", "address", "description", "email", "websites", "vertical"):
         if key in params:
             profile[key] = params[key]
     if isinstance(params.get("profile_picture_handle"), str):
-        profile["profile_picture_url"] = (
-            f"{_base_url(request)}/profile_picture/{params['profile_picture_handle']}"
-        )
+        profile["profile_picture_url"] = routes_uploads.file_url(_base_url(request), picture)
     core.state.dirty = True
     return json_response({"success": True})
 
@@ -385,12 +422,24 @@ def add_routes(app: web.Application) -> None:
     node = "/" + VERSION + "/{node:[^/_][^/]*}"
     app.router.add_post(node + "/messages", send_message)  # first: the router tries them in order
     app.router.add_get("/" + VERSION + "/debug_token", debug_token)  # before the node routes
+    from . import routes_uploads  # it imports this module
+
+    routes_uploads.add_upload_routes(app)  # /upload:<session> too
+    from .routes_flows import add_flow_routes  # it imports this module
+
+    add_flow_routes(app)  # first of the node routes: it hands every id that is not a Flow on
     app.router.add_post(node + "/media", upload_media)
     app.router.add_get(node + "/message_templates", list_templates)
     app.router.add_post(node + "/message_templates", create_template)
     app.router.add_delete(node + "/message_templates", delete_template)
     app.router.add_get(node + "/whatsapp_business_profile", get_profile)
     app.router.add_post(node + "/whatsapp_business_profile", update_profile)
+    from .routes_templates import add_template_routes  # it builds on this module
+
+    add_template_routes(app)  # /<TEMPLATE_ID>; other ids go on to get_node
+    from .routes_account import add_account_routes  # onboarding, uploads, Meta's analytics
+
+    add_account_routes(app)
     app.router.add_get(node, get_node)
     app.router.add_delete(node, delete_node)
     app.router.add_get("/whatsapp_business/attachments/", download_media)

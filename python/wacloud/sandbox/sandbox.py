@@ -11,7 +11,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from . import control
+from . import control, routes_users
 from .config import Faults, SandboxConfig
 from .graph_errors import GraphError
 from .server import Server
@@ -221,6 +221,59 @@ class Sandbox:
 
     def mark_undeliverable(self, wa_id: str, undeliverable: bool = True) -> dict[str, Any]:
         return self._call(control.set_recipient, self._core, wa_id, {"undeliverable": undeliverable})
+
+    def number(self) -> dict[str, Any]:
+        """The business number's account side: ``registered``, ``verified``, ``pin``,
+        ``pending_code`` (the verification code "sent" by SMS or voice), ``subscribed``,
+        ``override_callback_uri``, ``blocked``, ``qr_codes`` and ``commerce``."""
+        from .routes_account import number_state
+
+        return self._call(number_state, self._core)
+
+    def set_number(self, **fields: Any) -> dict[str, Any]:
+        """Set ``registered``, ``verified`` or ``pin``: ``set_number(registered=False,
+        verified=False)`` plays a number that is not onboarded yet."""
+        from .routes_account import set_number
+
+        return self._call(set_number, self._core, fields)
+
+    def user(self, key: str) -> dict[str, Any]:
+        """A user's business-scoped ids (``user_id``, ``parent_user_id`` for managed
+        businesses) and ``number_hidden``; ``key`` is a number or an id they hold now."""
+        return self._call(routes_users.user, self._core, key)
+
+    def hide_number(self, key: str, hidden: bool = True) -> dict[str, Any]:
+        """The user hides their number (a username): webhooks name them by id only, and
+        sends by id are answered and reported without the number."""
+        return self._call(routes_users.set_user, self._core, key, {"number_hidden": hidden})
+
+    def change_user_id(self, key: str) -> dict[str, Any]:
+        """Give the user new business-scoped ids (the old ones reach nobody) and emit
+        Meta's ``user_id_update`` webhook; returns the new ids and ``previous_user_id``."""
+        return self._call(routes_users.change_user_id, self._core, key)
+
+    def flows(self) -> list[dict[str, Any]]:
+        """Every Flow of the WABA: status, Flow JSON, validation errors, endpoint calls."""
+        return self._call(lambda: [f for f in self._core.state.flows.values()])
+
+    def call_flow_endpoint(self, url: str | None = None, **request: Any) -> dict[str, Any]:
+        """Call a Flow's endpoint as WhatsApp does (``POST /_sandbox/flows/endpoint``):
+        ``action`` (``ping``, ``INIT``, ``data_exchange``, ``BACK``), ``flow_token``,
+        ``screen``, ``data`` (``error``/``error_message`` for an error notification),
+        ``flow_id`` (its ``endpoint_uri`` when no ``url``; the call counts in its metrics).
+        Returns ``status``, the decrypted ``response`` and the clear ``request``."""
+        from .flow_endpoint import call_endpoint
+
+        assert self._thread is not None
+        body = {**request, **({"url": url} if url else {})}
+        return copy.deepcopy(self._thread.run(call_endpoint(self._core, body), timeout=60))
+
+    def complete_flow(self, wamid: str, **response: Any) -> dict[str, Any]:
+        """The user completes the Flow message ``wamid``: its ``nfm_reply`` webhook, with
+        ``response`` and the message's ``flow_token`` in ``response_json``."""
+        from .flows import completion
+
+        return self._call(lambda: self._core.inject(completion(self._core.state, wamid, response)))
 
     def advance_clock(self, seconds: float) -> dict[str, Any]:
         return self._call(control.advance_clock, self._core, {"advance_seconds": seconds})

@@ -8,6 +8,7 @@ threads or locks are needed around the state."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import random
@@ -16,7 +17,7 @@ import re
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import conformance, control, routes
+from . import conformance, control, routes, routes_users
 from .config import SandboxConfig
 from .core import SandboxCore
 from .faults import fault_middleware, quiet
@@ -55,6 +56,12 @@ def meta_error(request: web.Request, failure: Exception) -> web.Response:
     return error_response(unknown)
 
 
+@functools.lru_cache(maxsize=64)  # a client sends the same header with every request
+def _bearer_token(header: str) -> str | None:
+    match = _BEARER.match(header)
+    return match.group(1) if match else None
+
+
 def graph_gate(config: SandboxConfig, rng: random.Random, tokens: TokenBook):  # aiohttp middleware
     """The one middleware: every failure answered as Meta's error object, the bearer-token check
     (any token the sandbox knows, unexpired and not revoked), then the faults. The token used
@@ -69,8 +76,8 @@ def graph_gate(config: SandboxConfig, rng: random.Random, tokens: TokenBook):  #
         try:
             if request.path.startswith(CONTROL_PREFIX):
                 return await handler(request)
-            match = _BEARER.match(request.headers.get("Authorization", ""))
-            token = match.group(1) if match else request.query.get("access_token")
+            header = request.headers.get("Authorization", "")
+            token = _bearer_token(header) or request.query.get("access_token")
             if not token:
                 raise GraphError(190, message=_NO_TOKEN, with_error_data=False)
             problem = tokens.problem(token)
@@ -97,6 +104,7 @@ def build_app(core: SandboxCore) -> web.Application:
     app[routes.CORE] = core
     routes.add_routes(app)
     control.add_routes(app)
+    routes_users.add_user_routes(app)  # control: business-scoped user ids
 
     async def lifecycle(app: web.Application):
         await core.start()

@@ -255,7 +255,7 @@ class Operation:
                 continue
             if "schema" in param:
                 errors = _parameter_validator(json.dumps(param["schema"], sort_keys=True)).iter_errors(
-                    query[name]
+                    _query_value(query[name], param["schema"])
                 )
                 found += [Violation(name, str(e.validator), e.message) for e in errors]
         return found
@@ -263,6 +263,14 @@ class Operation:
     def check_response(self, status: int, body: Any) -> list[Violation]:
         schema = self.response_schema(status)
         return [] if schema is None else violations(body, schema)
+
+
+def _query_value(text: str, schema: dict[str, Any]) -> Any:
+    """A query parameter as its schema reads it: a query holds only text, so ``limit=25``
+    is the integer 25 for an integer parameter."""
+    if schema.get("type") in ("integer", "number") and re.fullmatch(r"-?[0-9]+", text):
+        return int(text)
+    return text
 
 
 # Per operation, once: every checked request asks for these.

@@ -8,6 +8,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .spec_readings_account import read_account
+from .spec_readings_bsuid import read_business_scoped_user_ids
+from .spec_readings_templates import read_template_components
+
 REF = "#/components/schemas/"
 # Meta's message_template_status_update events (webhook reference, message_template_status_update).
 TEMPLATE_EVENTS = [
@@ -22,6 +26,9 @@ def as_meta_answers(document: dict[str, Any]) -> dict[str, Any]:
     _relax(spec)
     _inbound_messages(spec["components"]["schemas"])
     _template_status_webhooks(spec["components"]["schemas"])
+    read_business_scoped_user_ids(spec["components"]["schemas"])
+    read_template_components(spec["components"]["schemas"])
+    read_account(spec)
     return _adapted(spec)
 
 

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .account import default_account
+
 STATE_VERSION = 1
 
 HELLO_WORLD_ID = "1071389101286316"
@@ -76,6 +78,17 @@ class State:
         self.undeliverable: set[str] = set()
         self.profile: dict[str, Any] = default_profile()
         self.deliveries: dict[str, dict[str, Any]] = {}
+        # Registration, PIN, subscription, block list, QR codes, uploads (sandbox/account.py);
+        # upload bytes stay in memory only.
+        self.account: dict[str, Any] = default_account()
+        self.upload_bytes: dict[str, bytearray] = {}
+        self.flows: dict[str, dict[str, Any]] = {}
+        self.flow_public_key = ""  # the number's PEM from POST .../whatsapp_business_encryption
+        # Business-scoped user ids (sandbox/users.py): how often a number's ids changed, the
+        # numbers Meta does not share (users known by BSUID only), and every id issued.
+        self.user_generations: dict[str, int] = {}
+        self.hidden_numbers: set[str] = set()
+        self.user_index: dict[str, str] = {}
         self.dirty = False
         # Random per process, so wamids stay unique across restarts without a syscall per id.
         self._id_prefix = secrets.token_hex(4)
@@ -97,6 +110,13 @@ class State:
         self.undeliverable.clear()
         self.profile = default_profile()
         self.deliveries.clear()
+        self.account = default_account()
+        self.upload_bytes.clear()
+        self.flows = {}
+        self.flow_public_key = ""
+        self.user_generations.clear()
+        self.hidden_numbers.clear()
+        self.user_index.clear()
         self.dirty = True
 
     # -- time and ids ---------------------------------------------------------------
@@ -122,6 +142,16 @@ class State:
         digest = int.from_bytes(hashlib.sha256(wa_id.encode()).digest()[:8], "big")
         return f"US.{digest}", f"US.ENT.{digest // 7}"
 
+    def user_ids_of(self, wa_id: str) -> tuple[str, str]:
+        """A number's current business-scoped user ids (they change with each
+        ``user_id_update``), remembered so that sends to them find the user."""
+        generation = self.user_generations.get(wa_id, 0)
+        ids = State.user_ids(f"{wa_id}#{generation}" if generation else wa_id)
+        if self.user_index.get(ids[0]) != wa_id:
+            self.user_index.update(dict.fromkeys(ids, wa_id))
+            self.dirty = True
+        return ids
+
     # -- persistence ----------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -139,6 +169,12 @@ class State:
             "undeliverable": sorted(self.undeliverable),
             "profile": self.profile,
             "deliveries": self.deliveries,
+            "account": self.account,
+            "flows": self.flows,
+            "flow_public_key": self.flow_public_key,
+            "user_generations": self.user_generations,
+            "hidden_numbers": sorted(self.hidden_numbers),
+            "user_index": self.user_index,
         }
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -182,6 +218,12 @@ class State:
         self.undeliverable = set(data["undeliverable"])
         self.profile = data["profile"]
         self.deliveries = data["deliveries"]
+        self.account = {**default_account(), **data.get("account", {})}
+        self.flows = data.get("flows", {})
+        self.flow_public_key = data.get("flow_public_key", "")
+        self.user_generations = {k: int(v) for k, v in data.get("user_generations", {}).items()}
+        self.hidden_numbers = set(data.get("hidden_numbers", []))
+        self.user_index = dict(data.get("user_index", {}))
         self.open_conversations = {(c["wa_id"], c["category"]): c["id"] for c in self.conversations.values()}
         media_dir = source.with_name(source.name + ".media")
         self.media_bytes = {}

@@ -8,7 +8,8 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from .graph_errors import GraphError, invalid, missing, nonexisting_field
+from .graph_errors import GraphError, invalid, nonexisting_field
+from .template_sends import check_send, placeholders  # noqa: F401  (check_send: the core calls it here)
 
 CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
 # Languages Meta supports for templates.
@@ -24,6 +25,8 @@ KNOWN_FIELDS = frozenset(DEFAULT_FIELDS) | {"rejected_reason", "quality_score", 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 _ADJACENT = re.compile(r"\}\}\s*\{\{")
 _NAME = re.compile(r"^[a-z0-9_]{1,512}$")
+# A URL button's variable, if any, ends its url.
+_URL_SUFFIX = re.compile(r"(^[^{}]*$)|(\{\{\s*[A-Za-z0-9_]+\s*\}\}$)")
 
 
 def template_error(title: str, message: str, subcode: int | None = None) -> GraphError:
@@ -35,22 +38,6 @@ def template_error(title: str, message: str, subcode: int | None = None) -> Grap
         extra={"is_transient": False, "error_user_title": title, "error_user_msg": message},
         with_error_data=False,
     )
-
-
-def placeholders(text: str) -> list[str]:
-    """Distinct variables in order of first use: ``['1', '2']`` or ``['first_name']``."""
-    seen: list[str] = []
-    for name in _PLACEHOLDER.findall(text or ""):
-        if name not in seen:
-            seen.append(name)
-    return seen
-
-
-def _component(template: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    for component in template.get("components", []):
-        if str(component.get("type", "")).upper() == kind:
-            return component
-    return None
 
 
 # -- creation -----------------------------------------------------------------------
@@ -79,45 +66,114 @@ def validate_create(body: dict[str, Any], existing: list[dict[str, Any]]) -> dic
             "You can create a new template and try again.",
             subcode=2388024,
         )
-    components = body.get("components")
-    if not isinstance(components, list) or not all(isinstance(c, dict) for c in components):
-        raise template_error("Missing components", "Param components must be an array of objects.")
-    kinds = [str(c.get("type", "")).upper() for c in components]
-    if kinds.count("BODY") != 1 or any(k not in ("HEADER", "BODY", "FOOTER", "BUTTONS") for k in kinds):
-        raise template_error(
-            "Invalid components", "A template has exactly one BODY and optional HEADER, FOOTER and BUTTONS."
-        )
-    for component, kind in zip(components, kinds, strict=True):
-        _check_component(component, kind)
     parameter_format = str(body.get("parameter_format", "POSITIONAL")).upper()
     if parameter_format not in ("POSITIONAL", "NAMED"):
         raise template_error(
             "Invalid parameter format", "Param parameter_format must be POSITIONAL or NAMED."
         )
-    for component in components:
-        text = component.get("text", "") or ""
-        if str(component.get("type", "")).upper() == "BODY" and (
-            _PLACEHOLDER.match(text.strip()) or re.search(r"\{\{\s*[A-Za-z0-9_]+\s*\}\}$", text.strip())
-        ):
-            raise template_error(
-                "Variables can't be at the start or end of the template",
-                "The body text starts or ends with a variable; add text before the first variable "
-                "and after the last one.",
-                subcode=2388299,
-            )
-        variables = placeholders(component.get("text", ""))
-        if parameter_format == "POSITIONAL" and variables != [str(i) for i in range(1, len(variables) + 1)]:
-            raise template_error(
-                "Invalid variables", "Positional variables must be numbered {{1}}, {{2}}, ... in order."
-            )
-    normalized = [{**c, "type": kind} for c, kind in zip(components, kinds, strict=True)]
     return {
         "name": name,
         "language": language,
         "category": category,
         "parameter_format": parameter_format,
-        "components": normalized,
+        "components": validate_components(body.get("components"), parameter_format),
     }
+
+
+def validate_components(components: Any, parameter_format: str) -> list[dict[str, Any]]:
+    """Check a template's components (at creation or an edit); return them with upper-case types."""
+    if not isinstance(components, list) or not all(isinstance(c, dict) for c in components):
+        raise template_error("Missing components", "Param components must be an array of objects.")
+    kinds = [str(c.get("type", "")).upper() for c in components]
+    if "CAROUSEL" in kinds:
+        if sorted(kinds) != ["BODY", "CAROUSEL"]:
+            raise template_error("Invalid components", "A carousel template has one BODY and one CAROUSEL.")
+    elif kinds.count("BODY") != 1 or any(k not in ("HEADER", "BODY", "FOOTER", "BUTTONS") for k in kinds):
+        raise template_error(
+            "Invalid components", "A template has exactly one BODY and optional HEADER, FOOTER and BUTTONS."
+        )
+    normalized = []
+    for component, kind in zip(components, kinds, strict=True):
+        if kind == "CAROUSEL":
+            normalized.append({**component, "type": kind, "cards": _check_carousel(component)})
+        else:
+            _check_component(component, kind)
+            normalized.append({**component, "type": kind})
+    texts = [c for c in normalized if c["type"] != "CAROUSEL"]
+    for carousel in (c for c in normalized if c["type"] == "CAROUSEL"):
+        texts += [inner for card in carousel["cards"] for inner in card["components"]]
+    for component in texts:
+        _check_variables(component, parameter_format)
+    return normalized
+
+
+def _check_variables(component: dict[str, Any], parameter_format: str) -> None:
+    text = component.get("text", "") or ""
+    if component["type"] == "BODY" and (
+        _PLACEHOLDER.match(text.strip()) or re.search(r"\{\{\s*[A-Za-z0-9_]+\s*\}\}$", text.strip())
+    ):
+        raise template_error(
+            "Variables can't be at the start or end of the template",
+            "The body text starts or ends with a variable; add text before the first variable "
+            "and after the last one.",
+            subcode=2388299,
+        )
+    variables = placeholders(text)
+    if parameter_format == "POSITIONAL" and variables != [str(i) for i in range(1, len(variables) + 1)]:
+        raise template_error(
+            "Invalid variables", "Positional variables must be numbered {{1}}, {{2}}, ... in order."
+        )
+
+
+def _check_carousel(component: dict[str, Any]) -> list[dict[str, Any]]:
+    """1 to 10 cards, each an image or video HEADER, an optional BODY (160 characters) and 1 or 2
+    QUICK_REPLY, URL or PHONE_NUMBER buttons; every card shaped like the others."""
+    cards = component.get("cards")
+    if (
+        not isinstance(cards, list)
+        or not 1 <= len(cards) <= 10
+        or not all(isinstance(c, dict) for c in cards)
+    ):
+        raise template_error("Invalid carousel", "A CAROUSEL has 1 to 10 cards.")
+    shapes, normalized = set(), []
+    for card in cards:
+        parts = card.get("components")
+        if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+            raise template_error("Invalid carousel", "Each card needs its components.")
+        kinds = [str(p.get("type", "")).upper() for p in parts]
+        header = next((p for p in parts if str(p.get("type", "")).upper() == "HEADER"), {})
+        header_format = str(header.get("format", "")).upper()
+        if sorted(set(kinds)) not in (["BUTTONS", "HEADER"], ["BODY", "BUTTONS", "HEADER"]) or len(
+            kinds
+        ) != len(set(kinds)):
+            raise template_error("Invalid carousel", "Each card has a HEADER, an optional BODY and BUTTONS.")
+        if header_format not in ("IMAGE", "VIDEO"):
+            raise template_error("Invalid carousel", "A card's HEADER is an IMAGE or a VIDEO.", 2388047)
+        body = next((p for p in parts if str(p.get("type", "")).upper() == "BODY"), None)
+        if body is not None and (not isinstance(body.get("text"), str) or len(body["text"]) > 160):
+            raise template_error("Character Limit Hit", "A card's BODY has at most 160 characters.", 2388040)
+        buttons = next(p for p in parts if str(p.get("type", "")).upper() == "BUTTONS").get("buttons")
+        kinds_of_buttons = tuple(str(b.get("type", "")).upper() for b in buttons or [] if isinstance(b, dict))
+        if not 1 <= len(kinds_of_buttons) <= 2 or not set(kinds_of_buttons) <= {
+            "QUICK_REPLY",
+            "URL",
+            "PHONE_NUMBER",
+        }:
+            raise template_error(
+                "Invalid carousel", "A card has 1 or 2 QUICK_REPLY, URL or PHONE_NUMBER buttons."
+            )
+        for part, kind in zip(parts, kinds, strict=True):
+            if kind != "HEADER":
+                _check_component(part, kind)
+        shapes.add((header_format, kinds_of_buttons))
+        normalized.append(
+            {**card, "components": [{**p, "type": k} for p, k in zip(parts, kinds, strict=True)]}
+        )
+    if len(shapes) > 1:
+        raise template_error(
+            "Invalid carousel", "Every card has the same header format and the same buttons."
+        )
+    return normalized
 
 
 def _check_component(component: dict[str, Any], kind: str) -> None:
@@ -160,6 +216,16 @@ def _check_component(component: dict[str, Any], kind: str) -> None:
             if len(str(button.get("text", ""))) > 25:
                 raise template_error(
                     "Character Limit Hit", "Button text can have at most 25 characters.", 2388040
+                )
+            url = str(button.get("url", ""))
+            if str(button["type"]).upper() == "URL" and (
+                not re.match(r"^https?://\S+$", url)
+                or len(placeholders(url)) > 1
+                or not _URL_SUFFIX.search(url)
+            ):
+                raise template_error(
+                    "Invalid buttons",
+                    "A URL button needs an http(s) url, with at most one variable, at its end.",
                 )
 
 
@@ -240,95 +306,67 @@ def list_page(templates: list[dict[str, Any]], query: dict[str, str], base_url: 
     return result
 
 
-# -- sending ------------------------------------------------------------------------
-# What a currency / date_time parameter object must carry (Meta's template message reference).
-_PARAMETER_FIELDS = {
-    "currency": ("fallback_value", "code", "amount_1000"),
-    "date_time": ("fallback_value",),
-}
+# -- a template by id ---------------------------------------------------------------------------
+EDITABLE_STATUSES = ("APPROVED", "REJECTED", "PAUSED")
+EDITABLE_KEYS = frozenset({"category", "components", "name", "language", "message_send_ttl_seconds"})
+DAY = 24 * 3600
+EDIT_WINDOW, EDITS_PER_WINDOW = 30 * DAY, 10
 
 
-def _check_parameter_object(parameter: dict[str, Any], where: str) -> None:
-    kind = parameter["type"]
-    if kind not in _PARAMETER_FIELDS:
-        return
-    value = parameter.get(kind)
-    if not isinstance(value, dict):
-        raise missing(f"{where}['{kind}']")
-    for key in _PARAMETER_FIELDS[kind]:
-        if value.get(key) in (None, ""):
-            raise missing(f"{where}['{kind}']['{key}']")
-    if kind == "currency":
-        if not isinstance(value["code"], str) or not re.match(r"^[A-Z]{3}$", value["code"]):
-            raise invalid(f"Param {where}['currency']['code'] must be an ISO 4217 code such as 'USD'.")
-        amount = value["amount_1000"]
-        if isinstance(amount, bool) or not isinstance(amount, int):
-            raise invalid(f"Param {where}['currency']['amount_1000'] must be an integer.")
+def template_node(template: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    """``GET /<TEMPLATE_ID>``: the default fields, or those ``?fields=`` names."""
+    fields = [f.strip() for f in query.get("fields", "").split(",") if f.strip()] or list(DEFAULT_FIELDS)
+    unknown = [f for f in fields if f not in KNOWN_FIELDS]
+    if unknown:
+        raise nonexisting_field(unknown[0], "WhatsAppBusinessHSM")
+    fields += [] if "id" in fields else ["id"]
+    return {f: template[f] for f in fields if f in template}
 
 
-def _check_button_component(component: dict[str, Any], index: int) -> None:
-    """A button component names the button it fills: ``sub_type`` and ``index`` (0-9)."""
-    where = f"template['components'][{index}]"
-    for key in ("sub_type", "index"):
-        if component.get(key) in (None, ""):
-            raise missing(f"{where}['{key}']")
-    position = component["index"]
-    if isinstance(position, bool) or not str(position).isdigit() or not 0 <= int(position) <= 9:
-        raise invalid(f"Param {where}['index'] must be a button position from 0 to 9.")
-
-
-def check_send(template: dict[str, Any] | None, name: str, language: str, components: list[Any]) -> None:
-    """Refuse a template send the way Meta does: unknown/unapproved (132001), paused
-    (132015), disabled (132016), wrong parameter count (132000) or format (132012)."""
-    if template is None or template["status"] not in ("APPROVED", "PAUSED", "DISABLED"):
-        raise GraphError(132001, f"template name ({name}) does not exist in {language}")
-    if template["status"] == "PAUSED":
-        raise GraphError(132015, f"Template {name} is paused.")
-    if template["status"] == "DISABLED":
-        raise GraphError(132016, f"Template {name} is disabled.")
-    given: dict[str, list[Any]] = {}
-    for index, component in enumerate(components):
-        kind = str(component.get("type", "")).lower()
-        parameters = component.get("parameters", [])
-        if not isinstance(parameters, list):
-            raise invalid(f"Param template['components'][{index}]['parameters'] must be an array.")
-        for p_index, parameter in enumerate(parameters):
-            where = f"template['components'][{index}]['parameters'][{p_index}]"
-            if not isinstance(parameter, dict) or "type" not in parameter:
-                raise missing(f"{where}['type']")
-            if parameter["type"] == "text" and not isinstance(parameter.get("text"), str):
-                raise missing(f"{where}['text']")
-            _check_parameter_object(parameter, where)
-        if kind == "button":
-            _check_button_component(component, index)
-        if kind in ("body", "header"):
-            given[kind] = parameters
-    named = template.get("parameter_format") == "NAMED"
-    for kind in ("header", "body"):
-        component = _component(template, kind.upper())
-        sent = given.get(kind, [])
-        if component is None:
-            if sent:
-                raise GraphError(132000, f"{kind}: the template has no {kind.upper()} component")
-            continue
-        header_format = str(component.get("format", "TEXT")).upper()
-        if kind == "header" and header_format in ("IMAGE", "VIDEO", "DOCUMENT", "LOCATION"):
-            received = sent[0].get("type", "unknown").upper() if sent else "NONE"
-            if received != header_format:
-                raise GraphError(
-                    132012, f"header: Format mismatch, expected {header_format}, received {received}"
-                )
-            continue
-        expected = placeholders(component.get("text", ""))
-        if len(sent) != len(expected):
-            raise GraphError(
-                132000,
-                f"{kind}: number of localizable_params ({len(sent)}) does not match the expected number "
-                f"of params ({len(expected)})",
+def validate_edit(template: dict[str, Any], body: dict[str, Any], now: float) -> dict[str, Any]:
+    """Check an edit (``POST /<TEMPLATE_ID>``) by Meta's rules; return the changes to make.
+    Only APPROVED, REJECTED or PAUSED templates, not a LOCKED one; only the category and the
+    components (which replace all the old ones); not the category of an approved template; an
+    approved template at most once in 24 hours and 10 times in 30 days."""
+    status = template["status"]
+    if status not in EDITABLE_STATUSES or template.get("_locked"):
+        state = "LOCKED" if template.get("_locked") else status
+        raise template_error(
+            "Template can't be edited",
+            f"Only APPROVED, REJECTED or PAUSED templates that are not locked can be edited; "
+            f"this one is {state}.",
+        )
+    stray = sorted(set(body) - EDITABLE_KEYS)
+    fixed = [key for key in ("name", "language") if key in body and body[key] != template[key]]
+    if stray or fixed:
+        raise template_error(
+            "Invalid edit",
+            f"Only the category and the components of a template can be edited, not {(stray + fixed)[0]}.",
+        )
+    if "components" not in body and "category" not in body:
+        raise template_error("Missing components", "An edit changes the category, the components or both.")
+    changes: dict[str, Any] = {}
+    if "category" in body:
+        category = str(body["category"]).upper()
+        if category not in CATEGORIES:
+            raise template_error(
+                "Invalid category", f"Param category must be one of {{{', '.join(CATEGORIES)}}}."
             )
-        if named:
-            names = {p.get("parameter_name") for p in sent}
-            if names != set(expected):
-                raise GraphError(
-                    132000, f"{kind}: parameter names {sorted(map(str, names))} do not match {expected}"
-                )
+        if status == "APPROVED" and category != template["category"]:
+            raise template_error(
+                "Category can't be changed", "You cannot edit the category of an approved template."
+            )
+        changes["category"] = category
+    if "components" in body:
+        changes["components"] = validate_components(
+            body["components"], template.get("parameter_format", "POSITIONAL")
+        )
+    if status == "APPROVED":  # rejected and paused templates may be edited without limit
+        edits = [at for at in template.get("_edits", []) if now - at < EDIT_WINDOW]
+        if any(now - at < DAY for at in edits) or len(edits) >= EDITS_PER_WINDOW:
+            raise template_error(
+                "Edit limit reached",
+                "An approved template can be edited once in 24 hours and 10 times in 30 days.",
+            )
+        changes["_edits"] = [*edits, now]
+    return changes

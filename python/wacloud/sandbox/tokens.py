@@ -158,11 +158,10 @@ class TokenBook:
             return GraphError(190, message=_INVALID, with_error_data=False)
         if not record["valid"]:
             return GraphError(190, message=_REVOKED, subcode=460, with_error_data=False)
-        now = self.now()
-        if record["expires_at"] and record["expires_at"] <= now:
-            return GraphError(
-                190, message=_expired_message(record["expires_at"], now), subcode=463, with_error_data=False
-            )
+        expires_at = record["expires_at"]
+        if expires_at and expires_at <= (now := self.now()):
+            expired = _expired_message(expires_at, now)
+            return GraphError(190, message=expired, subcode=463, with_error_data=False)
         return None
 
     def debug(self, input_token: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from . import account
 from .config import SandboxConfig
 from .state import State
 
@@ -39,7 +40,8 @@ class WebhookEmitter:
 
     @property
     def enabled(self) -> bool:
-        return bool(self.config.webhook_url)
+        # Nothing is delivered once the app unsubscribed from the account (sandbox/account.py).
+        return bool(account.delivery_url(self.state, self.config))
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
@@ -91,7 +93,7 @@ class WebhookEmitter:
         record: dict[str, Any] = {
             "id": f"dlv.{state.next_sequence()}",
             "kind": kind,
-            "url": self.config.webhook_url,
+            "url": account.delivery_url(self.state, self.config),  # an override callback URI wins
             "body": json.dumps(body, separators=(",", ":"), ensure_ascii=False),
             "status": "pending",
             "attempts": 0,
