@@ -180,13 +180,17 @@ class BusinessAccountAdmin(ExtensibleAdmin):
 
 @admin.register(Contact)
 class ContactAdmin(ExtensibleAdmin):
-    list_display = ["__str__", "wa_id", "account", "opted_in", "opted_out", "last_inbound_at"]
+    list_display = [
+        "__str__", "wa_id", "user_id", "account", "opted_in", "opted_out", "last_inbound_at", "blocked_at",
+    ]  # fmt: skip
     list_filter = ["opted_in", "opted_out", "account"]
-    search_fields = ["wa_id", "name"]
+    search_fields = ["wa_id", "user_id", "name"]
     list_select_related = ["account"]
     # Opt-in/opt-out are the consent history's (the actions "Record opt-out/opt-in" add to it).
     readonly_fields = [
         "created_at", "updated_at", "last_inbound_at", "opted_in", "opted_in_at", "opted_out", "opted_out_at",
+        "blocked_at",  # Meta's block list is changed by the block/unblock actions
+        "user_id", "parent_user_id",  # Meta's business-scoped user ids: changed by its webhooks only
     ]  # fmt: skip
     raw_id_fields = ["account"]
 
@@ -377,6 +381,9 @@ def _register_sending_actions() -> None:
     from . import admin_tokens  # check and rotate access tokens
 
     admin_tokens.register()
+    from . import admin_blocking  # block and unblock contacts at Meta
+
+    admin_blocking.register()
 
 
 _register_sending_actions()

@@ -17,6 +17,7 @@ from wacloud.errors import WacloudError
 from .exceptions import AccountNotConfigured
 from .models import BusinessAccount, Conversation, Message, Template
 from .services.analytics import account_health
+from .services.contact_identity import recipient_of
 from .services.outbound import retry_failed_messages, send_message
 from .services.templates import sync_templates
 
@@ -91,7 +92,8 @@ def reply(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Conversation
         return TemplateResponse(request, "admin/wacloud/conversation/reply.html", context)
     for conversation in conversations:
         try:
-            send_message(conversation.account, conversation.contact.wa_id, "text", form.cleaned_data["text"])
+            to = recipient_of(conversation.contact)  # the number, else the business-scoped user id
+            send_message(conversation.account, to, "text", form.cleaned_data["text"])
         except (WacloudError, AccountNotConfigured, ValueError) as error:
             modeladmin.message_user(request, f"{conversation.contact}: not sent: {error}", messages.ERROR)
         else:

@@ -159,6 +159,12 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     from .automation.services.confirmation_replies import setting_problems as confirmation_problems
 
     problems += [_error(problem, 60) for problem in confirmation_problems()]
+    from .services.webhook_batch import setting_problems as batch_problems
+
+    problems += [_error(problem, 70) for problem in batch_problems()]
+    from .services.flows import setting_problems as flows_problems
+
+    problems += [_error(problem, 80) for problem in flows_problems()]
     return problems
 
 

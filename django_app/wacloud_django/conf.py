@@ -47,6 +47,14 @@ DEFAULTS: dict[str, Any] = {
     "MEDIA_DOWNLOAD": True,
     "MEDIA_UPLOAD_TO": "wacloud/media/%Y/%m/%d",
     "AUTO_MARK_READ": False,
+    # Subscribe the app to a new integration's WABA webhooks (POST /<WABA_ID>/subscribed_apps)
+    # once it is created (docs/onboarding.md); off: an admin does it from the API.
+    "SUBSCRIBE_ON_SETUP": False,
+    # WhatsApp Flows' data-exchange endpoint (docs/flows.md): the dotted path of a callable
+    # handler(request) -> response dict, and the RSA private key (PEM text or a PEM file's path).
+    "FLOWS_HANDLER": None,
+    "FLOWS_PRIVATE_KEY": None,
+    "FLOWS_PRIVATE_KEY_PASSWORD": None,
     # The web inbox's composer offers these texts as quick replies (docs/inbox.md).
     "INBOX_QUICK_REPLIES": [
         "Thanks for your message, we'll get back to you shortly.",
@@ -56,10 +64,22 @@ DEFAULTS: dict[str, Any] = {
     # The inbox's WebSocket path (e.g. "/inbox/ws/", served by an ASGI server with Channels):
     # pages refresh on each live event. None: they poll every 3 seconds only (docs/inbox.md).
     "INBOX_LIVE_URL": None,
+    # How often the inbox's pages poll while no live socket is connected (paused while one is).
+    "INBOX_POLL_SECONDS": 3,
     "DEFAULT_COUNTRY_CODE": None,
     "WEBHOOK_MAX_BODY_BYTES": 3 * 1024 * 1024,
     "WEBHOOK_EVENT_RETENTION_DAYS": 30,
     "WEBHOOK_MAX_ATTEMPTS": 5,
+    # Batch processing of stored webhooks (docs/webhooks.md, "Batch processing"): off, each body is
+    # processed on its own. SIZE: bodies claimed at once; DRAIN: "auto" (a Celery task after the
+    # intake, else inline after the request) or "command" (whatsapp_process_webhooks --loop only).
+    "WEBHOOK_BATCH": {
+        "ENABLED": False,
+        "SIZE": 200,
+        "DRAIN": "auto",
+        "DEBOUNCE_SECONDS": 0.5,
+        "TASK_SECONDS": 60,
+    },
     "TASK_RETRY_BACKOFF_SECONDS": 30,
     "REQUEST_TIMEOUT": 30,
     "MAX_RETRIES": 3,
@@ -140,7 +160,7 @@ DEFAULTS: dict[str, Any] = {
 
 # Settings whose value is a dict merged key by key over the default dict.
 _NESTED = {"RATE_LIMIT", "CIRCUIT_BREAKER", "API_THROTTLE_RATES", "RETENTION", "METRICS", "CAMPAIGNS",
-           "ANALYTICS"}  # fmt: skip
+           "ANALYTICS", "WEBHOOK_BATCH"}  # fmt: skip
 
 #: Settings also read under the ``WHATSAPP_*`` names of earlier integrations: a
 #: top-level Django setting, else an environment variable. ``WACLOUD`` wins over both.

@@ -27,6 +27,9 @@ from typing import Any
 #: A standalone run of 8 to 15 digits (E.164's longest), optionally after ``+``: not part
 #: of a word, a decimal or a longer run (Meta's 16+ digit ids and hex digests stay readable).
 PHONE_PATTERN = re.compile(r"(?<![\w.+])\+?\d{8,15}(?![\w]|\.\d)")
+#: A business-scoped user id (BSUID), which names a user as a number does: ``US.1349...``,
+#: ``US.ENT.1181...`` (an id part with a digit, so words such as ``OK.Thanks`` stay).
+USER_ID_PATTERN = re.compile(r"(?<![\w.])([A-Z]{2}\.(?:ENT\.)?)(?=[A-Za-z0-9]*\d)[A-Za-z0-9]{6,128}(?!\w)")
 _TOKEN_PATTERNS = (
     # Meta's user and system user access tokens start with EAA.
     (re.compile(r"(?<![A-Za-z0-9])EAA[A-Za-z0-9_\-]{3,}"), "EAA[redacted]"),
@@ -47,7 +50,9 @@ _MIN_SECRET_LENGTH = 6
 
 def mask_phone(number: str) -> str:
     """``+97212****89`` for ``972123456789``: the country code and the next two digits, the
-    last two, never fewer than three digits hidden."""
+    last two, never fewer than three digits hidden. A BSUID: ``US.****18``."""
+    if USER_ID_PATTERN.fullmatch(number):
+        return USER_ID_PATTERN.sub(lambda match: f"{match.group(1)}{MASK}{match.group()[-2:]}", number)
     digits = number.lstrip("+")
     country = _country_code(digits)
     head = digits[: len(country) + 2]
@@ -94,6 +99,7 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
         text = text.replace(secret, "[redacted secret]")
     for pattern, replacement in _TOKEN_PATTERNS:
         text = pattern.sub(replacement, text)
+    text = USER_ID_PATTERN.sub(lambda match: mask_phone(match.group()), text)
     return PHONE_PATTERN.sub(lambda match: mask_phone(match.group()), text)
 
 

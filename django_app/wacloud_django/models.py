@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.storage import Storage, default_storage, storages
@@ -33,6 +34,7 @@ from .crypto import encrypted_property
 from .encrypted_fields import EncryptedFileField, EncryptedJSONField, EncryptedTextField
 from .helpdesk.models import HelpdeskSession, Ticket, TicketComment
 from .key_rotation_models import KeyRotationProgress  # noqa: F401  (whatsapp_rotate_key progress)
+from .meta_analytics_models import MetaDailyFigures  # noqa: F401  (Meta's own figures, imported)
 from .token_models import AccessTokenStatus  # noqa: F401  (debug_token results, services/tokens.py)
 
 __all__ = [
@@ -112,10 +114,16 @@ class BusinessAccount(models.Model):
 
 
 class Contact(models.Model):
-    """A WhatsApp user as seen by one account."""
+    """A WhatsApp user as seen by one account: by number (``wa_id``), by Meta's
+    business-scoped user id (``user_id``), or both; a user who hides their number is
+    known by ``user_id`` alone (services/contact_identity.py)."""
 
     account = models.ForeignKey(BusinessAccount, on_delete=models.CASCADE, related_name="contacts")
-    wa_id = models.CharField("WhatsApp id", max_length=64)
+    wa_id = models.CharField("WhatsApp id", max_length=64, blank=True)
+    user_id = models.CharField(
+        "business-scoped user id", max_length=140, blank=True, help_text='Meta\'s BSUID, e.g. "US.1349…".'
+    )
+    parent_user_id = models.CharField("parent business-scoped user id", max_length=140, blank=True)
     name = models.CharField(max_length=200, blank=True)
     profile = models.JSONField(default=dict, blank=True)
     tags = models.JSONField(default=list, blank=True, help_text="Labels of your own, e.g. ['vip', 'lead'].")
@@ -124,6 +132,8 @@ class Contact(models.Model):
     opted_out = models.BooleanField(default=False)
     opted_out_at = models.DateTimeField(null=True, blank=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
+    # On the number's block list at Meta since then (services/blocking.py); None: not blocked.
+    blocked_at = models.DateTimeField(null=True, blank=True)
     # Any object of the host project (a CRM customer, a user, ...).
     linked_content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
     linked_object_id = models.CharField(max_length=64, blank=True, default="")
@@ -134,7 +144,15 @@ class Contact(models.Model):
     class Meta:
         ordering = ["-updated_at"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "wa_id"], name="wacloud_contact_account_wa_id")
+            models.UniqueConstraint(
+                fields=["account", "wa_id"], condition=~Q(wa_id=""), name="wacloud_contact_account_wa_id"
+            ),
+            models.UniqueConstraint(
+                fields=["account", "user_id"],
+                condition=~Q(user_id=""),
+                name="wacloud_contact_account_user_id",
+            ),
+            models.CheckConstraint(condition=~Q(wa_id="", user_id=""), name="wacloud_contact_identified"),
         ]
         indexes = [
             models.Index(fields=["linked_content_type", "linked_object_id"], name="wacloud_contact_linked"),
@@ -142,7 +160,8 @@ class Contact(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.wa_id})" if self.name else self.wa_id
+        address = self.wa_id or self.user_id
+        return f"{self.name} ({address})" if self.name else address
 
 
 class Conversation(models.Model):
@@ -159,6 +178,14 @@ class Conversation(models.Model):
     last_message_at = models.DateTimeField(null=True, blank=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     service_window_expires_at = models.DateTimeField(null=True, blank=True)
+    # The member answering it (services.assignment); none: its open escalation's assignee, if any.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -271,6 +298,14 @@ class Message(models.Model):
     def __str__(self) -> str:
         arrow = "<-" if self.direction == self.Direction.INBOUND else "->"
         return f"{arrow} {self.type} {self.wamid or '(queued)'} [{self.status}]"
+
+    @property
+    def flow_response(self) -> dict | None:
+        """What the user submitted in a WhatsApp Flow (an ``nfm_reply``'s ``response_json``,
+        with its ``flow_token``) as a dict; ``None`` for other messages."""
+        from .services.flows import flow_response
+
+        return flow_response(self)
 
 
 class PendingStatus(models.Model):

@@ -30,6 +30,16 @@ the change has committed, so receivers always see the rows they are told about
   (``"confirmed"``, ``"declined"``, ``"cancelled"`` or ``"expired"``), ``payload`` (the
   caller's data given with the request), ``message`` (the inbound reply, or ``None``),
   ``contact``, ``account``. Sent once per confirmation.
+- ``flow_completed``: ``message`` (the inbound ``Message`` holding the ``nfm_reply``),
+  ``response`` (its ``response_json`` as a dict), ``flow_token`` (``None`` if absent),
+  ``event`` (the ``InboundMessage``), ``account``, ``contact``. Sent once per stored
+  completion of a WhatsApp Flow.
+- ``flow_request_received``: ``request`` (the decrypted ``FlowRequest`` of a Flow's
+  data-exchange endpoint: ``action``, ``screen``, ``data``, ``flow_token``, ...),
+  ``response`` (the dict answered: the handler's, ``{"data": {"status": "active"}}`` for a
+  ping, an acknowledgement for an error notification), ``account`` (the account of
+  ``flows/endpoint/<phone number id>/``, else ``None``). Sent as the request is answered;
+  no transaction is involved.
 - ``webhook_event_received``: ``event`` (every parsed event of any type, after it
   was applied), ``webhook_event``, ``account``. Fields wacloud does not model
   (account updates, calls, user preferences, ...) arrive only here.
@@ -54,6 +64,8 @@ circuit_opened = Signal()
 confirmation_resolved = Signal()
 consent_changed = Signal()
 conversation_escalated = Signal()
+flow_completed = Signal()
+flow_request_received = Signal()
 message_received = Signal()
 message_status_changed = Signal()
 template_status_changed = Signal()
@@ -67,6 +79,8 @@ __all__ = [
     "confirmation_resolved",
     "consent_changed",
     "conversation_escalated",
+    "flow_completed",
+    "flow_request_received",
     "message_received",
     "message_status_changed",
     "template_status_changed",

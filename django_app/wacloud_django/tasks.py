@@ -77,6 +77,22 @@ def process_webhook_event(self: Any, event_id: int) -> str:
 
 
 @task()
+def drain_webhook_events(self: Any) -> dict[str, int]:
+    """Process pending webhook events in batches (``WACLOUD["WEBHOOK_BATCH"]``) for up to
+    ``TASK_SECONDS``, then queue itself again if any may be left; returns counts by status."""
+    from .services.webhook_batch import batch_settings, drain
+
+    try:
+        result = drain(max_seconds=batch_settings().task_seconds)
+    except Exception as exc:
+        _retry(self, exc)
+        raise
+    if not result.finished and not isinstance(self, _NoCelery):
+        drain_webhook_events.delay()
+    return result.counts
+
+
+@task()
 def download_media(self: Any, media_file_id: int) -> str:
     """Download one inbound media file into ``WACLOUD["MEDIA_STORAGE"]``."""
     from .exceptions import AccountNotConfigured
@@ -177,7 +193,8 @@ def send_whatsapp_message(self: Any, message_id: int | None = None, **message: A
 
     Also takes a message by its fields instead of a row id (the form earlier
     integrations queue): ``business_account_id`` (WABA id) or
-    ``phone_number_id``, ``to``, ``message_type``, ``content`` and, as needed,
+    ``phone_number_id``, ``to`` (or ``user_id``, a business-scoped user id), ``message_type``,
+    ``content`` and, as needed,
     ``media_url``, ``template_name``, ``template_language``,
     ``template_components``. The message goes into the outbox (checked as
     ``send_message`` checks it) and the id of its row is returned."""

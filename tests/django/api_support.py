@@ -74,6 +74,7 @@ class Tenant:
             "account": self.account.pk,
             "phone_number_id": self.account.phone_number_id,
             "media": self.media.pk,
+            "template": self.account_template.pk,
             "media_id": self.media.media_id,
             "ticket": self.ticket.number,
             "confirmation": self.confirmation.pk if self.confirmation else None,
@@ -81,6 +82,7 @@ class Tenant:
             "sequence": self.sequence.pk if self.sequence else None,
             "summary": self.summary.pk if self.summary else None,
             "campaign": self.campaign.pk if self.campaign else None,
+            "qr_code": "AAAAAAAAAAAAAA",  # a QR code Meta does not know
         }
 
 

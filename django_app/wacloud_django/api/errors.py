@@ -120,6 +120,9 @@ def _graph_error(exc: GraphAPIError) -> Response:
         "fbtrace_id": exc.fbtrace_id,
         "retriable": exc.retriable,
     }
+    for name in ("component", "index", "card"):  # where a template send does not fit its template
+        if getattr(exc, name, None) not in (None, ""):
+            details[name] = getattr(exc, name)
     if isinstance(exc, RateLimited):
         headers = {"Retry_After": str(int((exc.retry_after or 60) + 0.999))}
         return error_response(429, "WHATSAPP_RATE_LIMITED", str(exc), details, **headers)

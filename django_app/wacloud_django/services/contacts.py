@@ -11,11 +11,13 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
+from wacloud import BusinessScopedUser
 from wacloud.errors import InvalidParameter
 
 from ..conf import get_setting
 from ..models import BusinessAccount, Contact
 from . import audit
+from .contact_identity import Identity, contact_for
 from .outbound import normalize_recipient
 
 _FIELDS = ("name", "tags", "opted_out", "linked_content_type_id", "linked_object_id")
@@ -26,10 +28,17 @@ def _state(contact: Contact) -> dict[str, Any]:
 
 
 def create_contact(account: BusinessAccount, data: Mapping[str, Any]) -> tuple[Contact, bool]:
-    """The account's contact for ``data["wa_id"]`` (normalized), created or updated."""
-    wa_id = normalize_recipient(data["wa_id"])
+    """The account's contact for ``data["wa_id"]`` (normalized) and/or ``data["user_id"]``
+    (a business-scoped user id), created or updated."""
+    identity = Identity(
+        wa_id=normalize_recipient(data["wa_id"]) if data.get("wa_id") else "",
+        user_id=BusinessScopedUser(data["user_id"]).user_id if data.get("user_id") else "",
+    )
+    if not identity:
+        raise InvalidParameter("wa_id: a contact needs a number or a business-scoped user id", code=100)
     with transaction.atomic():
-        contact, created = Contact.objects.select_for_update().get_or_create(account=account, wa_id=wa_id)
+        found, created = contact_for(account, identity)
+        contact = Contact.objects.select_for_update().get(pk=found.pk)
         contact = _apply(contact, data, "contact.create" if created else "contact.update")
     return contact, created
 

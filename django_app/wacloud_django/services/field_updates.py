@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .. import signals
 from ..log_privacy import get_logger
-from ..models import BusinessAccount, Contact, Template
+from ..models import BusinessAccount, Template
 from .statuses import send_signal_on_commit
 
 logger = get_logger("wacloud.inbound")
@@ -86,7 +86,7 @@ def _apply_marketing_preference(account: BusinessAccount, preference: dict[str, 
     value = preference.get("value")
     if (
         preference.get("category") != "marketing_messages"
-        or not preference.get("wa_id")
+        or not (preference.get("wa_id") or preference.get("user_id"))
         or value not in ("stop", "resume")
     ):
         return
@@ -97,9 +97,9 @@ def _apply_marketing_preference(account: BusinessAccount, preference: dict[str, 
         else timezone.now()
     )
     from ..automation.services.consent import record_marketing_preference
-    from .inbound import check_id  # inbound imports this module
+    from .contact_identity import Identity, contact_for
 
-    wa_id = str(preference["wa_id"])
-    check_id(wa_id, "wa_id")
-    contact, _ = Contact.objects.get_or_create(account=account, wa_id=wa_id)
+    # The number, the business-scoped user id (a user who hides their number), or both.
+    identity = Identity(str(preference.get("wa_id") or ""), str(preference.get("user_id") or "")).check()
+    contact, _ = contact_for(account, identity)
     record_marketing_preference(contact, value, when, detail=str(preference.get("detail") or ""))

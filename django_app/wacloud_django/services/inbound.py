@@ -33,8 +33,10 @@ from ..models import (
     Message,
     WebhookEvent,
 )
+from . import contact_identity
 from .accounts import client_for_account, ensure_account
 from .field_updates import apply_field_update, apply_template_status
+from .flows import announce_completion
 from .rows import insert_or_get
 from .statuses import apply_pending_statuses, record_status_update, send_signal, send_signal_on_commit
 from .webhook_auth import Signer
@@ -96,42 +98,60 @@ def process_webhook_event(event_id: int, *, force: bool = False) -> WebhookEvent
         with transaction.atomic():
             event = _claim(event_id, force)
             correlation.replace(correlation.for_webhook_event(event))  # the intake's X-Request-Id
-            try:
-                parsed = wacloud_webhook.parse(storable_body(event.body_bytes))
-            except WebhookPayloadError as exc:
-                _finish(event, WebhookEvent.Status.FAILED, f"{exc} (at {exc.path or '$'})", retriable=False)
-                send_signal_on_commit(
-                    signals.webhook_error, sender=WebhookEvent, reason="malformed_body", error=exc,
-                    request=None, webhook_event=event, event=None, account=event.account,
-                )  # fmt: skip
-                return event
-            signer = Signer.of_event(event.account) if event.signature_verified else None
-            failures, unexpected = [], None
-            for index, item in enumerate(parsed):
-                failure, error = _apply_item(index, item, event, signer)
-                if failure is not None:
-                    failures.append(failure)
-                unexpected = unexpected or error
-            if unexpected is not None:
-                _finish(event, WebhookEvent.Status.FAILED, f"{type(unexpected).__name__}: {unexpected}",
-                        event_count=len(parsed), item_errors=failures)  # fmt: skip
-            else:
-                status = WebhookEvent.Status.PARTIAL if failures else WebhookEvent.Status.PROCESSED
-                _finish(event, status, _failure_summary(failures, len(parsed)), event_count=len(parsed),
-                        item_errors=failures)  # fmt: skip
+            unexpected = process_claimed_event(event)
     except _Skip:
         return WebhookEvent.objects.get(pk=event_id)
     except Exception as exc:
         event = _record_failure(event_id, f"{type(exc).__name__}: {exc}")
-        _signal_processing_failed(event, exc)
+        signal_processing_failed(event, exc)
         raise
     if unexpected is not None:
-        _signal_processing_failed(event, unexpected)
+        signal_processing_failed(event, unexpected)
         raise unexpected
     return event
 
 
-def _signal_processing_failed(event: WebhookEvent | None, error: Exception) -> None:
+def process_claimed_event(
+    event: WebhookEvent, parsed: list[Any] | WebhookPayloadError | None = None
+) -> Exception | None:
+    """Apply the items of an event already claimed in the caller's transaction and mark
+    it; returns the unexpected item error (the event is then failed), else ``None``.
+    ``parsed``: the body's events or its parse error, when already parsed (batches)."""
+    if parsed is None:
+        try:
+            parsed = wacloud_webhook.parse(storable_body(event.body_bytes))
+        except WebhookPayloadError as exc:
+            parsed = exc
+    if isinstance(parsed, WebhookPayloadError):
+        reject_unreadable_body(event, parsed)
+        return None
+    signer = Signer.of_event(event.account) if event.signature_verified else None
+    failures, unexpected = [], None
+    for index, item in enumerate(parsed):
+        failure, error = _apply_item(index, item, event, signer)
+        if failure is not None:
+            failures.append(failure)
+        unexpected = unexpected or error
+    if unexpected is not None:
+        _finish(event, WebhookEvent.Status.FAILED, f"{type(unexpected).__name__}: {unexpected}",
+                event_count=len(parsed), item_errors=failures)  # fmt: skip
+    else:
+        status = WebhookEvent.Status.PARTIAL if failures else WebhookEvent.Status.PROCESSED
+        _finish(event, status, failure_summary(failures, len(parsed)), event_count=len(parsed),
+                item_errors=failures)  # fmt: skip
+    return unexpected
+
+
+def reject_unreadable_body(event: WebhookEvent, error: WebhookPayloadError) -> None:
+    """A body the parser refuses: failed for good, and ``webhook_error`` after the commit."""
+    _finish(event, WebhookEvent.Status.FAILED, f"{error} (at {error.path or '$'})", retriable=False)
+    send_signal_on_commit(
+        signals.webhook_error, sender=WebhookEvent, reason="malformed_body", error=error,
+        request=None, webhook_event=event, event=None, account=event.account,
+    )  # fmt: skip
+
+
+def signal_processing_failed(event: WebhookEvent | None, error: Exception) -> None:
     if event is not None:
         send_signal(
             signals.webhook_error, sender=WebhookEvent, reason="processing_failed", error=error,
@@ -152,7 +172,7 @@ def _apply_item(
     if item.event_type == EventType.INVALID:
         error: Exception = ItemRejected(item.reason)
         account = event.account
-        failure = _failure(index, item, error, path=item.path)
+        failure = item_failure(index, item, error, path=item.path)
     else:
         try:
             with transaction.atomic():
@@ -161,7 +181,7 @@ def _apply_item(
             raise
         except Exception as exc:
             error, account = exc, event.account
-            failure = _failure(index, item, exc)
+            failure = item_failure(index, item, exc)
             if not isinstance(exc, _ITEM_ERRORS):
                 unexpected = exc
                 logger.exception("webhook event %s: item %s failed unexpectedly", event.pk, index)
@@ -188,7 +208,7 @@ def check_id(value: str | None, kind: str) -> None:
         )
 
 
-def _failure(index: int, item: Any, error: Exception, path: str = "") -> dict[str, Any]:
+def item_failure(index: int, item: Any, error: Exception, path: str = "") -> dict[str, Any]:
     kind = getattr(item, "kind", None) or str(item.event_type)
     item_id = getattr(item, "message_id", None) or getattr(item, "item_id", None)
     return {
@@ -200,7 +220,7 @@ def _failure(index: int, item: Any, error: Exception, path: str = "") -> dict[st
     }
 
 
-def _failure_summary(failures: list[dict[str, Any]], total: int) -> str:
+def failure_summary(failures: list[dict[str, Any]], total: int) -> str:
     if not failures:
         return ""
     first = failures[0]
@@ -306,6 +326,8 @@ def _apply(item: Any, event: WebhookEvent, signer: Signer | None = None) -> Busi
         )  # fmt: skip
     elif item.event_type == EventType.FIELD_UPDATE:
         apply_field_update(item, account)
+    elif item.event_type == EventType.USER_ID_UPDATE:
+        contact_identity.apply_user_id_update(item, account)
     return account
 
 
@@ -347,7 +369,7 @@ def _display_text(item: Any) -> str:
     return ""
 
 
-def _target_wamid(item: Any) -> str:
+def target_wamid(item: Any) -> str:
     if item.reaction and item.reaction.message_id:
         return item.reaction.message_id
     if item.original_message_id:
@@ -357,19 +379,41 @@ def _target_wamid(item: Any) -> str:
     return ""
 
 
-def upsert_contact(account: BusinessAccount, wa_id: str, item: Any, when: datetime, inbound: bool) -> Contact:
-    contact, created = Contact.objects.get_or_create(
-        account=account,
-        wa_id=wa_id,
-        defaults={"name": (item.contact_name or "")[:200] if inbound else "", "profile": item.contact or {}},
+def contact_key(item: Any) -> str | None:
+    """The key a batch groups a message's contact by: its number, else its business-scoped
+    user id; none: the message is kept without a contact. The contact itself is found by
+    contact_identity.py (by BSUID first)."""
+    inbound = not item.is_echo
+    return (
+        (item.from_wa_id if inbound else item.to_wa_id)
+        or (item.contact or {}).get("wa_id")
+        or (item.from_user_id if inbound else getattr(item, "to_user_id", None))
     )
-    if created:
-        return contact
+
+
+def new_contact_fields(item: Any, inbound: bool) -> dict[str, Any]:
+    return {"name": (item.contact_name or "")[:200] if inbound else "", "profile": item.contact or {}}
+
+
+def contact_changes(contact: Contact, item: Any, inbound: bool) -> dict[str, Any]:
+    """What a message says about its known contact that the row does not say yet."""
     changes: dict[str, Any] = {}
-    if inbound and item.contact_name and item.contact_name != contact.name:
+    if inbound and item.contact_name and item.contact_name[:200] != contact.name:
         changes["name"] = item.contact_name[:200]
     if inbound and item.contact and item.contact != contact.profile:
         changes["profile"] = item.contact
+    return changes
+
+
+def upsert_contact(
+    account: BusinessAccount, identity: contact_identity.Identity, item: Any, when: datetime, inbound: bool
+) -> Contact:
+    """The message's contact (by business-scoped user id, else number: contact_identity.py),
+    created or told what the message says about the user."""
+    contact, created = contact_identity.contact_for(account, identity, new_contact_fields(item, inbound))
+    if created:
+        return contact
+    changes = contact_changes(contact, item, inbound)
     if changes:
         Contact.objects.filter(pk=contact.pk).update(**changes, updated_at=timezone.now())
         for name, value in changes.items():
@@ -409,37 +453,15 @@ def store_inbound_message(item: Any, account: BusinessAccount, event: WebhookEve
     """Store a parsed ``InboundMessage`` (or echo) once; later deliveries return the stored row."""
     when = item.timestamp or timezone.now()
     inbound = not item.is_echo
-    # A user known only by a business-scoped user id is keyed by it; one with neither is
-    # kept without a contact (sender unknown).
-    wa_id = (
-        (item.from_wa_id if inbound else item.to_wa_id)
-        or (item.contact or {}).get("wa_id")
-        or (item.from_user_id if inbound else getattr(item, "to_user_id", None))
-    )
-    check_id(wa_id, "wa_id")
-    contact = upsert_contact(account, wa_id, item, when, inbound) if wa_id else None
+    identity = contact_identity.of_message(item).check()
+    contact = upsert_contact(account, identity, item, when, inbound) if identity else None
     conversation = open_conversation(account, contact) if contact else None
-    target = _target_wamid(item)
-    errors = _error_summary(item.errors)
+    target = target_wamid(item)
+    reply_to = Message.objects.filter(wamid=target, account=account).first() if target else None
     message, created = insert_or_get(
         Message,
         wamid=item.message_id,
-        defaults={
-            "account": account,
-            "conversation": conversation,
-            "contact": contact,
-            "direction": Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND,
-            "type": item.type[:32],
-            "text": _display_text(item),
-            "content": _content(item),
-            "status": Message.Status.RECEIVED if inbound else Message.Status.SENT,
-            "timestamp": when,
-            "sent_at": None if inbound else when,
-            "reply_to": Message.objects.filter(wamid=target, account=account).first() if target else None,
-            "reply_to_wamid": target,
-            "raw": item.raw,
-            **errors,
-        },
+        defaults=new_message_fields(item, account, contact, conversation, reply_to),
     )
     if not created:
         if message.account_id != account.pk:
@@ -449,14 +471,14 @@ def store_inbound_message(item: Any, account: BusinessAccount, event: WebhookEve
         _advance_conversation(
             conversation, message, counts_as_unread=inbound and item.type not in _MODIFIER_TYPES
         )
-    _apply_to_target(message)
+    apply_to_target(message)
     # Messages that arrived earlier and point at this one (a reply overtaking its original).
     for referrer in Message.objects.filter(
         reply_to_wamid=message.wamid, reply_to__isnull=True, account=message.account_id
     ):
         referrer.reply_to = message
         referrer.save(update_fields=["reply_to", "updated_at"])
-        _apply_to_target(referrer)
+        apply_to_target(referrer)
     if item.media is not None:
         _store_media(item, account, message)
     if not inbound:
@@ -477,7 +499,37 @@ def store_inbound_message(item: Any, account: BusinessAccount, event: WebhookEve
         signals.message_received, sender=Message, message=message, event=item, account=account,
         contact=contact, conversation=conversation, webhook_event=event,
     )  # fmt: skip
+    if inbound:
+        announce_completion(message, item, account, contact)  # flow_completed, for a Flow's nfm_reply
     return message
+
+
+def new_message_fields(
+    item: Any,
+    account: BusinessAccount,
+    contact: Contact | None,
+    conversation: Conversation | None,
+    reply_to: Message | None,
+) -> dict[str, Any]:
+    """The row of a message stored for the first time (but its wamid)."""
+    when = item.timestamp or timezone.now()
+    inbound = not item.is_echo
+    return {
+        "account": account,
+        "conversation": conversation,
+        "contact": contact,
+        "direction": Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND,
+        "type": item.type[:32],
+        "text": _display_text(item),
+        "content": _content(item),
+        "status": Message.Status.RECEIVED if inbound else Message.Status.SENT,
+        "timestamp": when,
+        "sent_at": None if inbound else when,
+        "reply_to": reply_to,
+        "reply_to_wamid": target_wamid(item),
+        "raw": item.raw,
+        **_error_summary(item.errors),
+    }
 
 
 def _error_summary(errors: list[Any]) -> dict[str, Any]:
@@ -490,7 +542,7 @@ def _error_summary(errors: list[Any]) -> dict[str, Any]:
     return {"error_code": first.code, "error_title": first.title[:255], "error_message": text}
 
 
-def _apply_to_target(message: Message) -> None:
+def apply_to_target(message: Message) -> None:
     """An edit or revoke marks the message it targets (when that message is stored)."""
     target_id = message.reply_to_id
     if target_id is None:
@@ -506,22 +558,23 @@ def _apply_to_target(message: Message) -> None:
 
 
 def _store_media(item: Any, account: BusinessAccount, message: Message) -> None:
-    media = item.media
     media_file, created = MediaFile.objects.get_or_create(
-        message=message,
-        media_id=media.id,
-        defaults={
-            "account": account,
-            "mime_type": (media.mime_type or "")[:128],
-            "expected_sha256": (media.sha256 or "")[:128],
-            "filename": (media.filename or "")[:255],
-            "caption": media.caption or "",
-        },
+        message=message, media_id=item.media.id, defaults=new_media_fields(item.media, account)
     )
     if created and get_setting("MEDIA_DOWNLOAD"):
         from .media import schedule_download
 
         transaction.on_commit(partial(schedule_download, media_file.pk))
+
+
+def new_media_fields(media: Any, account: BusinessAccount) -> dict[str, Any]:
+    return {
+        "account": account,
+        "mime_type": (media.mime_type or "")[:128],
+        "expected_sha256": (media.sha256 or "")[:128],
+        "filename": (media.filename or "")[:255],
+        "caption": media.caption or "",
+    }
 
 
 def mark_message_read(message_id: int) -> None:

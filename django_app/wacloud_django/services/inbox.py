@@ -8,13 +8,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import TruncDate
+from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from wacloud import phone
@@ -25,6 +25,7 @@ from ..automation.services.consent import current_consent
 from ..helpdesk.models import Ticket
 from ..models import BusinessAccount, Contact, Conversation, Message, Organization, Template
 from . import audit, live_updates
+from .reports import day_range
 from .tenancy import scoped
 
 #: The filters of the list, as the page's query string names them.
@@ -39,7 +40,7 @@ class InboxError(WacloudError, ValueError):
 
 @dataclass(frozen=True)
 class ConversationFilter:
-    """The list's filters: unread, mine (escalations assigned to the user), escalated,
+    """The list's filters: unread, mine (assigned to the user, services.assignment), escalated,
     one account (phone number id), a search over name and number, archived ones."""
 
     unread: bool = False
@@ -68,12 +69,17 @@ def conversations(
     organization: Organization, user: Any, chosen: ConversationFilter
 ) -> QuerySet[Conversation]:
     """The organization's conversations matching ``chosen``, newest first, each annotated
-    with ``open_escalation`` (bool), ``assignee_id`` and ``last_message_id``."""
+    with ``open_escalation`` (bool), ``assigned_user_id`` (the conversation's assignee, else its
+    open escalation's) and ``last_message_id``."""
     open_escalations = Escalation.objects.filter(conversation=OuterRef("pk"), resolved_at__isnull=True)
     last = Message.objects.filter(conversation=OuterRef("pk")).order_by("-timestamp", "-pk")
     rows = scoped(Conversation.objects.select_related("contact", "account"), organization).annotate(
         open_escalation=Exists(open_escalations),
-        assignee_id=Subquery(open_escalations.values("assigned_to")[:1]),
+        assigned_user_id=Coalesce(
+            F("assignee_id"),
+            Subquery(open_escalations.values("assigned_to_id")[:1]),
+            output_field=BigIntegerField(),
+        ),
         last_message_id=Subquery(last.values("pk")[:1]),
     )
     status = Conversation.Status.CLOSED if chosen.archived else Conversation.Status.OPEN
@@ -83,7 +89,7 @@ def conversations(
     if chosen.escalated:
         rows = rows.filter(open_escalation=True)
     if chosen.mine:
-        rows = rows.filter(Exists(open_escalations.filter(assigned_to=user)))
+        rows = rows.filter(assigned_user_id=user.pk)
     if chosen.account:
         rows = rows.filter(account__phone_number_id=chosen.account)
     if chosen.search:
@@ -136,7 +142,8 @@ def contact_panel(conversation: Conversation) -> dict[str, Any]:
     tickets = Ticket.objects.filter(contact=contact).order_by("-created_at")[:10]
     return {
         "contact": contact,
-        "number": display_number(contact.wa_id),
+        # A user who hides their number is shown by business-scoped user id.
+        "number": display_number(contact.wa_id) if contact.wa_id else contact.user_id,
         "tags": [str(tag) for tag in contact.tags or []],
         "consent": current_consent(contact),
         "opted_out": contact.opted_out,
@@ -270,14 +277,22 @@ def show_typing(conversation: Conversation) -> bool:
 # -- analytics page: shapes of services.reports' figures for charts ------------------------------
 
 
-def daily_volume(organization: Organization, start: date, end: date) -> list[dict[str, Any]]:
-    """Inbound and outbound messages per UTC day of ``start``..``end``, every day listed
-    (services.reports gives totals for the period; the chart needs the days)."""
-    since = datetime.combine(start, time.min, tzinfo=dt_timezone.utc)
-    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=dt_timezone.utc)
+def daily_volume(
+    organization: Organization,
+    start: date,
+    end: date,
+    tz: str = "UTC",
+    account: BusinessAccount | None = None,
+) -> list[dict[str, Any]]:
+    """Inbound and outbound messages per local day of ``start``..``end`` in ``tz``, every day
+    listed, for the organization or one of its accounts (services.reports gives totals for the
+    period; the chart needs the days)."""
+    since, until = day_range(start, end, tz)
+    messages = scoped(Message.objects.filter(timestamp__gte=since, timestamp__lt=until), organization)
+    if account is not None:
+        messages = messages.filter(account=account)
     rows = (
-        scoped(Message.objects.filter(timestamp__gte=since, timestamp__lt=until), organization)
-        .annotate(day=TruncDate("timestamp", tzinfo=dt_timezone.utc))
+        messages.annotate(day=TruncDate("timestamp", tzinfo=ZoneInfo(tz)))
         .values("day")
         .annotate(
             inbound=Count("pk", filter=Q(direction=Message.Direction.INBOUND)),

@@ -11,8 +11,9 @@ from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from ..conf import get_setting
 from ..models import BusinessAccount, Organization
-from . import audit
+from . import audit, numbers
 from .analytics import account_health
 
 #: The fields an integration's owner may set (secrets are write-only).
@@ -67,6 +68,9 @@ def create_integration(organization: Organization, data: Mapping[str, Any]) -> t
             target=account,
             changes=audit.changes_between({}, _state(account)),
         )
+        if get_setting("SUBSCRIBE_ON_SETUP") and account.waba_id and account.has_access_token:
+            # A call to Meta: after the commit, never holding the transaction open.
+            transaction.on_commit(lambda: numbers.subscribe_on_setup(account))
     return account, verify_token
 
 

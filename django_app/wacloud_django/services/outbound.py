@@ -11,32 +11,38 @@ automatically: the row says so and waits for a human (docs/sending.md).
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.core.files.base import ContentFile
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from wacloud import BusinessScopedUser
 from wacloud import messages as wa_messages
-from wacloud.errors import DeliveryUnknown, GraphAPIError, InvalidParameter, TransientError, WacloudError
-from wacloud.media import check as check_media
+from wacloud.errors import DeliveryUnknown, GraphAPIError, InvalidParameter, WacloudError
 
 from .. import correlation
 from ..conf import get_setting, use_celery
 from ..exceptions import AccountNotConfigured, AccountNotFound, DecryptionError, SettingError
 from ..log_privacy import get_logger
-from ..models import SERVICE_WINDOW, BusinessAccount, Contact, MediaFile, Message, RateLimitUsage
+from ..models import SERVICE_WINDOW, BusinessAccount, Contact, Message, RateLimitUsage
 from . import audit
 from .accounts import check_secrets_readable
 from .circuit import check_circuit, record_outcome
 from .clients import client_for
+from .contact_identity import Identity, contact_for
 from .inbound import open_conversation
+from .outbound_media import (
+    MEDIA_TYPES,
+    Upload,
+    checked_upload,
+    media_spec,
+    store_upload,
+    upload_pending_media,
+)
 from .outbound_results import (  # noqa: F401  (re-exported: callers import the refusals from here)
     ConsentRequired,
     ContactOptedOut,
@@ -63,8 +69,8 @@ MESSAGE_CLASSES: dict[str, type[wa_messages.Message]] = {
     "buttons": wa_messages.Buttons,
     "list": wa_messages.ListMessage,
     "cta_url": wa_messages.CtaUrl,
+    "flow": wa_messages.Flow,
 }
-MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
 #: Allowed outside the 24-hour customer service window.
 WINDOW_EXEMPT_TYPES = frozenset({"template"})
 #: A claim older than this belongs to a sender that died with its request in flight.
@@ -81,7 +87,7 @@ MAX_DEFERRAL = 120.0
 
 def send_message(
     account: BusinessAccount | str,
-    to: str,
+    to: str | BusinessScopedUser,
     message_type: str,
     content: Mapping[str, Any] | str | None = None,
     template_name: str | None = None,
@@ -96,6 +102,8 @@ def send_message(
 ) -> Message:
     """Check, store as ``queued`` and send one message; returns the ``Message`` row.
 
+    ``to`` is a phone number, or a :class:`wacloud.BusinessScopedUser` for a user known by
+    business-scoped user id (a contact with a number is always sent to by number).
     ``content`` holds the fields of the :mod:`wacloud.messages` class for
     ``message_type`` (a plain string is the body of a text message). Templates
     take ``template_name``/``template_language``/``template_components``; media
@@ -120,13 +128,14 @@ def send_message(
         raise InvalidParameter(
             f"message_type: {message_type!r} is not one of {', '.join(sorted(MESSAGE_CLASSES))}", code=100
         )
-    wa_id = normalize_recipient(to)
+    to = normalize_recipient(to)
+    identity = Identity(user_id=to.user_id) if isinstance(to, BusinessScopedUser) else Identity(wa_id=to)
     fields, upload = _message_fields(message_type, content, media, template_name, template_language,
                                      template_components)  # fmt: skip
     reply_to_wamid = reply_to.wamid if isinstance(reply_to, Message) else (reply_to or "")
     # The C++ payload builder enforces Meta's limits now, so a bad message never enters the outbox.
     probe = dict(fields, media_id="0") if upload is not None else fields
-    build_message(message_type, probe).to_payload(wa_id, reply_to_wamid or None)
+    build_message(message_type, probe).to_payload(to, reply_to_wamid or None)
     # Stored as the message class spells its fields (tuples as dicts), so they survive JSON.
     fields = build_message(message_type, fields).fields()
     if message_type == "template":
@@ -138,10 +147,10 @@ def send_message(
         purpose = consent.purpose_for_template(template, purpose)
 
     # Before the outbox transaction, so a refusal's recorded reason is not rolled back with it.
-    consent.check_may_send(account, wa_id, purpose)
+    consent.check_may_send(account, identity.wa_id, purpose, user_id=identity.user_id)
 
     with transaction.atomic():
-        contact, _ = Contact.objects.get_or_create(account=account, wa_id=wa_id)
+        contact, _ = contact_for(account, identity)
         conversation = open_conversation(account, contact)
         _check_may_send(contact, conversation, message_type)
         message = Message.objects.create(
@@ -161,7 +170,7 @@ def send_message(
             reference=str(reference or "")[:64],
         )
         if upload is not None:
-            _store_upload(account, message, upload, fields)
+            store_upload(account, message, upload, fields)
         # By reference: the row is the record of what was sent, the entry says who sent it.
         audit.record("message.send", organization=account.organization, target=message)
         if enqueue:
@@ -188,12 +197,12 @@ def _resolve_account(account: BusinessAccount | str) -> BusinessAccount:
     return account
 
 
-def normalize_recipient(to: str) -> str:
+def normalize_recipient(to: str | BusinessScopedUser) -> Any:
     """The wa_id for ``to``, reading numbers written without a country code with
-    ``WACLOUD["DEFAULT_COUNTRY_CODE"]`` (services/recipients.py)."""
+    ``WACLOUD["DEFAULT_COUNTRY_CODE"]`` (services/recipients.py); a business-scoped user as is."""
     from .recipients import recipient_wa_id  # it builds on this module
 
-    return recipient_wa_id(to)
+    return to if isinstance(to, BusinessScopedUser) else recipient_wa_id(to)
 
 
 def _check_may_send(contact: Contact, conversation: Any, message_type: str) -> None:
@@ -208,8 +217,8 @@ def _check_may_send(contact: Contact, conversation: Any, message_type: str) -> N
         return
     when = f"last wrote at {last:%Y-%m-%d %H:%M} UTC" if last else "has never written"
     raise ServiceWindowClosed(
-        f"{contact.wa_id} {when}: outside the 24-hour customer service window only templates may be "
-        f"sent (Meta would refuse a {message_type} message with 131047)",
+        f"{contact.wa_id or contact.user_id} {when}: outside the 24-hour customer service window only "
+        f"templates may be sent (Meta would refuse a {message_type} message with 131047)",
         last_inbound_at=last,
     )
 
@@ -224,7 +233,7 @@ def build_message(message_type: str, fields: Mapping[str, Any]) -> wa_messages.M
 
 def _message_fields(
     message_type: str, content: Any, media: Any, name: Any, language: Any, components: Any
-) -> tuple[dict[str, Any], _Upload | None]:
+) -> tuple[dict[str, Any], Upload | None]:
     if isinstance(content, str):
         if message_type != "text":
             raise InvalidParameter("content: a plain string is only the body of a text message", code=100)
@@ -248,13 +257,13 @@ def _message_fields(
         return fields, None
     upload = None
     if media is not None:
-        spec = _media_spec(media)
+        spec = media_spec(media)
         if "id" in spec:
             fields["media_id"] = spec["id"]
         elif "link" in spec:
             fields["link"] = spec["link"]
         else:
-            upload = _checked_upload(message_type, spec)
+            upload = checked_upload(message_type, spec)
             if message_type == "document" and not fields.get("filename"):
                 fields["filename"] = upload.filename
     if upload is None and not (fields.get("media_id") or fields.get("link")):
@@ -262,83 +271,6 @@ def _message_fields(
             f"media: a {message_type} message needs a media id, a link or a file", code=100
         )
     return fields, upload
-
-
-@dataclass(frozen=True)
-class _Upload:
-    data: bytes
-    mime_type: str
-    filename: str
-    sha256: str
-
-
-def _media_spec(media: Any) -> dict[str, Any]:
-    """Any accepted spelling of ``media`` as one dict."""
-    if isinstance(media, Mapping):
-        spec = {key: value for key, value in media.items() if value not in (None, "")}
-        if "media_id" in spec:
-            spec["id"] = spec.pop("media_id")
-        if len({"id", "link", "path", "data"} & set(spec)) != 1:
-            raise InvalidParameter("media: give exactly one of id, link, path or data", code=100)
-        return spec
-    if isinstance(media, (bytes, bytearray, memoryview)):
-        return {"data": bytes(media)}
-    if isinstance(media, os.PathLike):
-        return {"path": os.fspath(media)}
-    if hasattr(media, "read"):  # a Django File / UploadedFile or an open binary file
-        if hasattr(media, "seek"):
-            media.seek(0)
-        name = os.path.basename(getattr(media, "name", "") or "")
-        return {"data": media.read(), "filename": name, "mime_type": getattr(media, "content_type", None)}
-    if isinstance(media, str):
-        if media.isdigit():
-            return {"id": media}
-        if media.startswith(("https://", "http://")):
-            return {"link": media}
-        if os.path.isfile(media):
-            return {"path": media}
-        raise InvalidParameter(
-            f"media: {media[:80]!r} is not a media id, an http(s) link or an existing file", code=100
-        )
-    raise InvalidParameter(f"media: unsupported value of type {type(media).__name__}", code=100)
-
-
-def _checked_upload(message_type: str, spec: dict[str, Any]) -> _Upload:
-    if "path" in spec:
-        with open(spec["path"], "rb") as handle:  # OSError (missing, unreadable) is the caller's to see
-            data = handle.read()
-        filename = spec.get("filename") or os.path.basename(spec["path"])
-    else:
-        data = spec["data"]
-        if not isinstance(data, (bytes, bytearray)):
-            raise InvalidParameter("media: data must be bytes", code=100)
-        data = bytes(data)
-        filename = spec.get("filename") or ""
-    info = check_media(data, spec.get("mime_type"))  # MediaRejected says why Meta would refuse it
-    if info.kind.value != message_type:
-        raise InvalidParameter(
-            f"media: {info.mime} is sent as {info.kind.value}, not as {message_type}", code=100
-        )
-    extension = info.mime.split("/")[-1].split(";")[0].split("+")[0]
-    return _Upload(data, info.mime, filename or f"upload.{extension}", info.sha256)
-
-
-def _store_upload(account: BusinessAccount, message: Message, upload: _Upload, fields: dict) -> None:
-    # Kept with the message so a retry (or another worker) can upload it again if needed.
-    media_file = MediaFile(
-        account=account,
-        message=message,
-        media_id="",
-        mime_type=upload.mime_type,
-        size=len(upload.data),
-        sha256=upload.sha256,
-        filename=upload.filename,
-        caption=fields.get("caption") or "",
-        # Outbound: the file is ours already, so no downloader must ever fetch it.
-        download_status=MediaFile.DownloadStatus.DOWNLOADED,
-    )
-    media_file.file.save(upload.filename, ContentFile(upload.data), save=False)
-    media_file.save()
 
 
 def _display_text(message_type: str, fields: Mapping[str, Any]) -> str:
@@ -418,8 +350,10 @@ def deliver_message(message_id: int, *, can_retry: bool = False) -> DeliveryResu
     handed_off = False
     try:
         client = client_for(account)
-        _upload_pending_media(client, message)
-        recipient = Contact.objects.values_list("wa_id", flat=True).get(pk=message.contact_id)
+        upload_pending_media(client, message)
+        # By number when it is known, else by business-scoped user id.
+        wa_id, user_id = Contact.objects.values_list("wa_id", "user_id").get(pk=message.contact_id)
+        recipient = wa_id or BusinessScopedUser(user_id)
         payload = build_message(message.type, message.content)
         # Committed before the request: from here on a lost answer means "maybe sent".
         Message.objects.filter(pk=message.pk).update(handed_off_at=timezone.now())
@@ -457,26 +391,6 @@ def _configuration_error(error: Exception) -> Exception:
             "(or add the old key to ENCRYPTION_KEY_FALLBACKS), then retry the message",
         )
     return error
-
-
-def _upload_pending_media(client: Any, message: Message) -> None:
-    if message.type not in MEDIA_TYPES or message.content.get("media_id") or message.content.get("link"):
-        return
-    media_file = message.media.filter(media_id="").first()
-    if media_file is None:
-        raise InvalidParameter("media: the file to upload is missing from the outbox", code=100)
-    with media_file.file.open("rb") as handle:
-        data = handle.read()
-    try:
-        media_id = client.upload_media(data, media_file.mime_type, filename=media_file.filename or None)
-    except DeliveryUnknown as error:
-        # An upload is invisible to the customer: uploading again is safe, unlike a send.
-        raise TransientError(f"media upload: {error}", retriable=True) from error
-    # Stored at once: a retry of the send must not upload the file a second time.
-    with transaction.atomic():
-        MediaFile.objects.filter(pk=media_file.pk).update(media_id=media_id)
-        message.content = {**message.content, "media_id": media_id}
-        Message.objects.filter(pk=message.pk).update(content=message.content)
 
 
 def _finish_sent(message: Message, wamid: str) -> DeliveryResult:

@@ -6,7 +6,8 @@ history, tickets, audit entries about them, and the automation data of
 
 Erasure: messages redacted, media removed, the webhook bodies and unmatched statuses
 that name the number deleted (reprocessing them would bring the data back), the
-contact pseudonymized: its wa_id replaced by a keyed hash of the number (stable:
+contact pseudonymized: its wa_id replaced by a keyed hash of the number, its business-scoped
+user id (BSUID) by one of the id, its parent BSUID emptied (stable:
 erasing twice gives the same pseudonym, and whoever holds ``SECRET_KEY`` can find the
 record of a number again, e.g. to prove its consent history), name, profile, tags and
 link emptied. The consent history is kept (proof of consent and revocation is owed),
@@ -53,8 +54,9 @@ ERASED = "<erased>"
 EXPORT_FORMAT = "wacloud.contact-export/1"
 
 _CONTACT_FIELDS = (
-    "id", "wa_id", "name", "profile", "tags", "opted_in", "opted_in_at", "opted_out", "opted_out_at",
-    "last_inbound_at", "linked_content_type_id", "linked_object_id", "created_at", "updated_at",
+    "id", "wa_id", "user_id", "parent_user_id", "name", "profile", "tags", "opted_in", "opted_in_at",
+    "opted_out", "opted_out_at", "last_inbound_at", "linked_content_type_id", "linked_object_id",
+    "created_at", "updated_at",
 )  # fmt: skip
 _MESSAGE_FIELDS = (
     "id", "wamid", "conversation_id", "direction", "type", "text", "content", "status", "timestamp",
@@ -84,19 +86,21 @@ def pseudonym(account_id: int, wa_id: str) -> str:
 
 
 def find_erased_contact(account_id: int, wa_id: str) -> Contact | None:
-    """The erased contact that was ``wa_id`` (to show its consent history), if any."""
-    return Contact.objects.filter(account_id=account_id, wa_id=pseudonym(account_id, wa_id)).first()
+    """The erased contact that was ``wa_id`` (a number, or the BSUID of a user known by it
+    alone), to show its consent history, if any."""
+    hashed = pseudonym(account_id, wa_id)
+    return Contact.objects.filter(Q(wa_id=hashed) | Q(user_id=hashed), account_id=account_id).first()
 
 
 def is_erased(contact: Contact) -> bool:
-    return contact.wa_id.startswith(PSEUDONYM_PREFIX)
+    return (contact.wa_id or contact.user_id).startswith(PSEUDONYM_PREFIX)
 
 
 def find_contact(reference: str, phone_number_id: str | None = None) -> Contact:
-    """The contact named by ``reference``: its id (fewer than 8 digits), or its number
-    (``+`` and spaces allowed; a leading ``+`` always means a number) on the account
-    ``phone_number_id`` (needed when several accounts know it). Raises
-    ``Contact.DoesNotExist`` or ``ValueError`` (ambiguous)."""
+    """The contact named by ``reference``: its id (fewer than 8 digits), its number
+    (``+`` and spaces allowed; a leading ``+`` always means a number) or its business-scoped
+    user id (``US.1349...``), on the account ``phone_number_id`` (needed when several accounts
+    know it). Raises ``Contact.DoesNotExist`` or ``ValueError`` (ambiguous)."""
     reference = reference.strip()
     contacts = Contact.objects.select_related("account__organization")
     if phone_number_id:
@@ -104,7 +108,8 @@ def find_contact(reference: str, phone_number_id: str | None = None) -> Contact:
     if reference.isascii() and reference.isdigit() and len(reference) < 8:  # "+..." is always a number
         return contacts.get(pk=int(reference))
     number = "".join(reference.split()).lstrip("+")
-    found = list(contacts.filter(wa_id=number)[:2])
+    by_id = Q(user_id=reference) if "." in reference else Q(pk__in=[])  # a BSUID: US.1349...
+    found = list(contacts.filter(Q(wa_id=number) | by_id)[:2])
     if not found:
         raise Contact.DoesNotExist(f"no contact {reference!r}")
     if len(found) > 1:
@@ -209,12 +214,15 @@ def export_contact(contact: Contact, path: str | PathLike[str] | None = None) ->
 
 def _webhook_events_naming(contact: Contact) -> list[int]:
     """Stored webhook bodies of the contact's account (or of no known account) that
-    contain its number. Read in chunks; bounded by the webhook retention."""
-    needle = f'"{contact.wa_id}"'.encode()  # a JSON string: "from", "wa_id", "recipient_id"
+    contain its number or business-scoped user ids. Read in chunks; bounded by the webhook
+    retention."""
+    # JSON strings: "from", "wa_id", "recipient_id"; "user_id", "from_user_id", "recipient_user_id".
+    ids = (contact.wa_id, contact.user_id, contact.parent_user_id)
+    needles = [f'"{value}"'.encode() for value in ids if value]
     events = WebhookEvent.objects.filter(Q(account=contact.account) | Q(account__isnull=True))
     found = []
     for pk, body in events.values_list("pk", "body").iterator(chunk_size=BATCH_SIZE):
-        if needle in bytes(body):
+        if any(needle in bytes(body) for needle in needles):
             found.append(pk)
     return found
 
@@ -246,15 +254,21 @@ def erase_contact(contact: Contact, *, batch_size: int = BATCH_SIZE) -> dict[str
             counts["webhook_events_deleted"] += delete_in_batches(
                 WebhookEvent.objects.filter(pk__in=ids), batch_size=batch_size
             )
+        naming = Q(recipient_id=contact.wa_id) if contact.wa_id else Q(pk__in=[])
+        if contact.user_id:
+            naming |= Q(raw__recipient_user_id=contact.user_id)
         counts["pending_statuses_deleted"] = delete_in_batches(
-            PendingStatus.objects.filter(
-                Q(account=contact.account) | Q(account__isnull=True), recipient_id=contact.wa_id
-            ),
+            PendingStatus.objects.filter(naming).filter(Q(account=contact.account) | Q(account__isnull=True)),
             batch_size=batch_size,
         )
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
-        locked.wa_id = pseudonym(locked.account_id, locked.wa_id)
+        # A user known by business-scoped user id alone keeps no number, and the reverse.
+        if locked.wa_id:
+            locked.wa_id = pseudonym(locked.account_id, locked.wa_id)
+        if locked.user_id:
+            locked.user_id = pseudonym(locked.account_id, locked.user_id)
+        locked.parent_user_id = ""
         locked.name, locked.profile, locked.tags = "", {}, []
         locked.linked_content_type, locked.linked_object_id = None, ""
         locked.save()
@@ -263,7 +277,8 @@ def erase_contact(contact: Contact, *, batch_size: int = BATCH_SIZE) -> dict[str
         tickets = Ticket.objects.filter(contact=locked)
         counts["ticket_comments_redacted"] = TicketComment.objects.filter(ticket__in=tickets).update(text="")
         tickets.update(subject="")
-    number = None if is_erased(contact) else contact.wa_id  # None: an earlier run pseudonymized it
+    # None: an earlier run pseudonymized it, or a user known by business-scoped user id alone.
+    number = None if is_erased(contact) else (contact.wa_id or None)
     counts.update(redact_automation(locked, number, batch_size=batch_size))
     counts["messages_redacted"] = redact_messages(
         messages.exclude(content__has_key="redacted"), batch_size=batch_size
@@ -274,7 +289,7 @@ def erase_contact(contact: Contact, *, batch_size: int = BATCH_SIZE) -> dict[str
     counts["consent_records_kept"] = ConsentRecord.objects.filter(contact=locked).count()
     with transaction.atomic():
         audit.record("contact.erase", organization=locked.account.organization, target=locked, changes=counts)
-    return {**counts, "pseudonym": locked.wa_id}
+    return {**counts, "pseudonym": locked.wa_id or locked.user_id}
 
 
 def _pseudonymize_audit_entries(contact: Contact) -> int:

@@ -75,7 +75,8 @@ def _row(instance: Any, fields: Iterable[str]) -> dict[str, Any]:
 def _campaign_recipients(contact: Contact, number: str | None = None) -> QuerySet[CampaignRecipient]:
     """The contact's recipient rows: linked to it, or (an uploaded list) naming its number on
     one of its account's campaigns."""
-    found = Q(contact=contact) | Q(campaign__account_id=contact.account_id, wa_id=number or contact.wa_id)
+    number = number or contact.wa_id  # none for a user known by business-scoped user id alone
+    found = Q(contact=contact) | (Q(campaign__account_id=contact.account_id, wa_id=number) if number else Q())
     return CampaignRecipient.objects.filter(found)
 
 

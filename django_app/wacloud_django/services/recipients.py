@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from wacloud import phone
-from wacloud.errors import InvalidPhoneNumber
+from wacloud import BusinessScopedUser, phone
+from wacloud.errors import InvalidParameter, InvalidPhoneNumber
+from wacloud.recipients import check_phone_recipient
 
 from ..conf import get_setting, setting_name
 from ..models import Message
@@ -31,9 +32,11 @@ _SETTING_HINT = (
 def recipient_wa_id(to: str, default_country_code: str | None = None) -> str:
     """The wa_id for ``to``; ``default_country_code`` defaults to the setting.
 
-    Raises :class:`wacloud.InvalidPhoneNumber` saying what to change."""
+    Raises :class:`wacloud.InvalidPhoneNumber` saying what to change (a business-scoped user
+    id is not a number: send to a :class:`wacloud.BusinessScopedUser`)."""
     if not isinstance(to, str):
         raise InvalidPhoneNumber(f"a phone number must be a string, not {type(to).__name__}", "not_a_number")
+    check_phone_recipient(to)
     code = default_country_code if default_country_code is not None else get_setting("DEFAULT_COUNTRY_CODE")
     code = str(code).strip().lstrip("+") if code not in (None, "") else ""
     written = to.strip()
@@ -67,7 +70,8 @@ def _normalize(written: str, region: str | None, code: str) -> str:
 
 def queue_message(
     *,
-    to: str,
+    to: str = "",
+    user_id: str = "",
     message_type: str = "text",
     content: Mapping[str, Any] | str | None = None,
     business_account_id: str | None = None,
@@ -80,9 +84,12 @@ def queue_message(
 ) -> Message:
     """``send_message`` for a message given as plain values: the account by
     ``business_account_id`` (WABA id) or ``phone_number_id`` (default: the only
-    active account), ``to`` as people write it, ``content`` a text body (or a
+    active account), ``to`` as people write it or ``user_id`` (a business-scoped user id,
+    for a user known by it alone: exactly one of the two), ``content`` a text body (or a
     media caption) or the message's fields, ``media_url`` a link for media
     types. The row goes into the outbox, which sends it (Celery or inline)."""
+    if bool(to) == bool(user_id):
+        raise InvalidParameter("to: give exactly one of to (a phone number) and user_id", code=100)
     account = find_account(phone_number_id=phone_number_id, waba_id=business_account_id)
     if message_type in MEDIA_TYPES and isinstance(content, str):
         content = {"caption": content} if message_type in ("image", "video", "document") else None
@@ -90,7 +97,7 @@ def queue_message(
         template_language = template_language or "en_US"
     return send_message(
         account,
-        recipient_wa_id(to),
+        BusinessScopedUser(user_id) if user_id else recipient_wa_id(to),
         message_type,
         content=content,
         template_name=template_name,

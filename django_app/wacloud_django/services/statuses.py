@@ -26,6 +26,7 @@ from .. import correlation, signals
 from ..exceptions import ItemRejected
 from ..log_privacy import get_logger
 from ..models import BusinessAccount, Message, PendingStatus, WebhookEvent
+from .contact_identity import learn_from_status, of_status
 
 logger = get_logger("wacloud.status")
 
@@ -90,6 +91,34 @@ def apply_status(
 ) -> bool:
     """Apply one status to ``message`` (locked by the caller). Returns whether
     ``message.status`` changed; ``message_status_changed`` is sent after commit then."""
+    update_fields, changed, previous = status_changes(
+        message, status, timestamp=timestamp, errors=errors, pricing=pricing
+    )
+    if update_fields:
+        message.save(update_fields=[*update_fields, "updated_at"])
+    if changed:
+        send_signal_on_commit(
+            signals.message_status_changed,
+            sender=Message,
+            message=message,
+            status=status,
+            previous_status=previous,
+            event=event,
+            account=message.account,
+        )
+    return changed
+
+
+def status_changes(
+    message: Message,
+    status: str,
+    *,
+    timestamp: datetime | None = None,
+    errors: list[Any] | None = None,
+    pricing: dict[str, Any] | None = None,
+) -> tuple[list[str], bool, str]:
+    """The rules above applied to ``message`` in memory (batch processing saves many
+    at once). Returns the fields changed, whether ``status`` moved, and the status before."""
     update_fields = []
     when = timestamp or timezone.now()
     field = TIMESTAMP_FIELDS.get(status)
@@ -111,19 +140,7 @@ def apply_status(
         update_fields.append("status")
     elif status not in RANK:
         logger.info("status %r of %s is not one wacloud ranks; timestamp kept only", status, message.wamid)
-    if update_fields:
-        message.save(update_fields=[*update_fields, "updated_at"])
-    if changed:
-        send_signal_on_commit(
-            signals.message_status_changed,
-            sender=Message,
-            message=message,
-            status=status,
-            previous_status=previous,
-            event=event,
-            account=message.account,
-        )
-    return changed
+    return update_fields, changed, previous
 
 
 def _pricing(update: Any) -> dict[str, Any]:
@@ -154,6 +171,7 @@ def record_status_update(
     if message is not None and account is not None:
         message.account = account  # the same row, already loaded: its signal needs no query
     if message is not None:
+        learn_from_status(message.contact_id, of_status(update))  # the recipient's BSUID
         # The send's correlation id: its status records and signals line up with the send's.
         with correlation.use(correlation.message_id(message.pk)):
             logger.debug("status %s for %s (outbound message %s)", update.status, message.wamid, message.pk)

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from wacloud.errors import InvalidParameter, TemplateError, WacloudError
+from wacloud.template_check import check_components
 
 from ..exceptions import AccountNotConfigured
 from ..models import BusinessAccount, Template
@@ -102,8 +103,10 @@ def validate_template_parameters(
 ) -> Template | None:
     """Check a template send against the stored template, raising
     :class:`wacloud.TemplateError` with the code Meta would answer: 132001 (not
-    approved), 132000 (parameter count). A template never synced is left to Meta
-    (``None``)."""
+    approved), 132000 (parameters missing, extra or misnamed), 132012 (a parameter of
+    the wrong kind: the header's media, a button's sub_type), as
+    :class:`wacloud.TemplateMismatch` naming the component and index. A template never
+    synced is left to Meta (``None``)."""
     template = Template.objects.filter(waba_id=account.waba_id, name=name, language=language).first()
     if template is None:
         return None
@@ -113,22 +116,12 @@ def validate_template_parameters(
             "can be sent",
             code=132001,
         )
-    given: dict[str, int] = {}
     for component in components or []:
         if not isinstance(component, Mapping):
             raise InvalidParameter("template_components: each component must be a dict", code=100)
-        kind = str(component.get("type", "")).lower()
-        if kind in ("header", "body"):
-            given[kind] = len(component.get("parameters") or [])
-    expected = expected_parameters(template.components)
-    for kind in sorted({*expected, *given}):
-        want = expected.get(kind, 0)
-        if given.get(kind, 0) != want:
-            raise TemplateError(
-                f"template {name} ({language}): the {kind} takes {want} parameter(s), "
-                f"{given.get(kind, 0)} given",
-                code=132000,
-            )
+    # Meta's rules, as the client checks them: header kind, body parameters (named ones by
+    # name), buttons by index and sub_type, carousel cards (wacloud.template_check).
+    check_components(template.components, components, name=name, language=language)
     return template
 
 
@@ -189,3 +182,59 @@ def create_template(
             changes={"category": [None, template.category], "status": [None, template.status]},
         )
     return template
+
+
+def _account_of(template: Template, account: BusinessAccount | None) -> BusinessAccount:
+    account = account or template.account
+    if account is None or not account.waba_id or account.waba_id != template.waba_id:
+        raise AccountNotConfigured(
+            f"template {template}: no account of its WABA {template.waba_id or '?'} to ask Meta"
+        )
+    if not template.template_id:
+        raise InvalidParameter(
+            f"template {template}: Meta's template id is not known yet; sync first", code=100
+        )
+    return account
+
+
+def refresh_template(template: Template, account: BusinessAccount | None = None) -> Template:
+    """Read the template from Meta by its id (``GET /<TEMPLATE_ID>``) and store what Meta
+    answers. ``account`` (of the template's WABA) is needed when the row has none."""
+    account = _account_of(template, account)
+    _store(account, client_for(account).get_template(template.template_id))
+    template.refresh_from_db()
+    return template
+
+
+def edit_template(
+    template: Template,
+    *,
+    components: Sequence[Mapping[str, Any]] | None = None,
+    category: str | None = None,
+    account: BusinessAccount | None = None,
+) -> Template:
+    """Edit the template at Meta (``POST /<TEMPLATE_ID>``): the new ``components`` replace all
+    of its components, ``category`` changes the category. Meta edits only APPROVED, REJECTED
+    and PAUSED templates (an approved one once a day, not its category) and reviews the edit:
+    the row is ``PENDING`` until the status webhook (or a sync) says otherwise. Raises the
+    client's typed errors; nothing is stored when Meta refuses."""
+    from . import audit
+
+    account = _account_of(template, account)
+    if category is not None:
+        category = LEGACY_CATEGORIES.get(str(category).upper(), str(category).upper())
+    client_for(account).edit_template(template.template_id, components=components, category=category)
+    with transaction.atomic():
+        locked = Template.objects.select_for_update().get(pk=template.pk)
+        changes: dict[str, list[Any]] = {"status": [locked.status, Template.Status.PENDING]}
+        if category is not None and category != locked.category:
+            changes["category"] = [locked.category, category]
+            locked.category = category
+        if components is not None:
+            changes["components"] = [locked.components, [dict(c) for c in components]]
+            locked.components = changes["components"][1]
+        locked.status = Template.Status.PENDING
+        locked.status_updated_at = timezone.now()
+        locked.save()
+        audit.record("template.edit", organization=account.organization, target=locked, changes=changes)
+    return locked

@@ -35,6 +35,7 @@ from ..models import (
     MediaFile,
     Membership,
     Message,
+    MetaDailyFigures,
     Organization,
     Role,
     SupportRule,
@@ -70,6 +71,7 @@ _PATHS: dict[type[Model], str] = {
     FollowUpEnrollment: "sequence__organization",
     DailySummarySubscription: "contact__account__organization",
     Campaign: "organization",
+    MetaDailyFigures: "organization",
     CampaignRecipient: "campaign__organization",
 }
 
@@ -80,6 +82,7 @@ SCOPED_MODELS: frozenset[type[Model]] = frozenset([*_PATHS, Template])
 DEFAULT_ROLES: dict[str, str] = {
     "read": Role.VIEWER,  # conversations, messages, contacts, templates, analytics
     "reply": Role.AGENT,  # free-form messages, mark read, contacts
+    "block_contact": Role.AGENT,  # block or unblock a user at Meta (services/blocking.py)
     "send_template": Role.MARKETER,  # templates to anyone, bulk sends
     "manage_templates": Role.MARKETER,  # create, sync, register
     "manage_automation": Role.MARKETER,  # customer support rules (workflows/automate)

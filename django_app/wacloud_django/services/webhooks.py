@@ -16,7 +16,7 @@ from ..conf import get_setting, use_celery
 from ..log_privacy import get_logger
 from ..models import BusinessAccount, PendingStatus, WebhookEvent
 from .retention import delete_in_batches, expired_webhook_events
-from .rows import insert_or_get
+from .rows import insert_or_get_now
 
 logger = get_logger("wacloud.webhook")
 
@@ -55,7 +55,7 @@ def record_webhook_event(
     }
     # A new body is the common case: INSERT first, look up only on the unique conflict, so
     # two identical deliveries racing on PostgreSQL still end with one row.
-    return insert_or_get(WebhookEvent, defaults, body_sha256=body_sha256(body))
+    return insert_or_get_now(WebhookEvent, defaults, body_sha256=body_sha256(body))
 
 
 def schedule_processing(event_id: int) -> None:
@@ -82,6 +82,12 @@ def schedule_processing(event_id: int) -> None:
 
 
 def schedule_processing_on_commit(event_id: int) -> None:
+    """After the commit: the event's own processing, or (batch mode) a drain of pending events."""
+    from .webhook_batch import batch_enabled, trigger_drain
+
+    if batch_enabled():
+        transaction.on_commit(correlation.bind(trigger_drain))
+        return
     transaction.on_commit(correlation.bind(lambda: schedule_processing(event_id)))
 
 
@@ -118,8 +124,10 @@ def requeue_if_unfinished(event: WebhookEvent) -> bool:
     unfinished = event.status == WebhookEvent.Status.PENDING or (
         event.status == WebhookEvent.Status.FAILED and event.retriable
     )
-    if unfinished:
+    if event.status == WebhookEvent.Status.PENDING:
         schedule_processing_on_commit(event.pk)
+    elif unfinished:  # batches take pending events only: a failed one is retried on its own
+        transaction.on_commit(correlation.bind(lambda: schedule_processing(event.pk)))
     return unfinished
 
 
@@ -142,10 +150,16 @@ def process_pending_webhook_events(
     max_attempts = get_setting("WEBHOOK_MAX_ATTEMPTS") if max_attempts is None else max_attempts
     if max_attempts:
         events = events.filter(Q(status=WebhookEvent.Status.PENDING) | Q(attempts__lt=max_attempts))
-    ids = list(events.order_by("received_at").values_list("pk", flat=True)[:limit])
-    for event_id in ids:
-        schedule_processing(event_id)
-    return len(ids)
+    rows = list(events.order_by("received_at").values_list("pk", "status")[:limit])
+    from .webhook_batch import batch_enabled, sweep_pending
+
+    batched = batch_enabled()
+    if batched and any(status == WebhookEvent.Status.PENDING for _, status in rows):
+        sweep_pending()  # one drain takes every pending event, in batches
+    for event_id, status in rows:
+        if not (batched and status == WebhookEvent.Status.PENDING):
+            schedule_processing(event_id)
+    return len(rows)
 
 
 def finish_unfinished_events(

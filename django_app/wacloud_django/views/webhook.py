@@ -15,7 +15,8 @@ POST, in order (docs/webhooks.md explains each answer):
    acknowledged and not stored twice, and is queued again while the stored one is
    still pending (or failed and retriable). A signed body that is not a JSON
    object is stored as failed and answered 400;
-4. 200 at once; processing runs after the commit, on Celery or inline.
+4. 200 at once; processing runs after the commit, on Celery or inline (with
+   ``WACLOUD["WEBHOOK_BATCH"]``, in batches of stored events: services/webhook_batch.py).
 """
 
 from __future__ import annotations

@@ -19,12 +19,15 @@ class ContactSerializer(serializers.ModelSerializer):
             "id",
             "account",
             "wa_id",
+            "user_id",
+            "parent_user_id",
             "name",
             "profile",
             "tags",
             "opted_in",
             "opted_out",
             "last_inbound_at",
+            "blocked_at",
             "linked_object",
             "created_at",
             "updated_at",
@@ -41,6 +44,9 @@ class ContactSerializer(serializers.ModelSerializer):
 class MessageSerializer(serializers.ModelSerializer):
     whatsapp_id = serializers.CharField(source="wamid", read_only=True, allow_null=True)
     contact = serializers.CharField(source="contact.wa_id", read_only=True, allow_null=True, default=None)
+    contact_user_id = serializers.CharField(
+        source="contact.user_id", read_only=True, allow_null=True, default=None, help_text="Its BSUID."
+    )
 
     class Meta:
         model = Message
@@ -49,6 +55,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "whatsapp_id",
             "conversation",
             "contact",
+            "contact_user_id",
             "direction",
             "type",
             "text",

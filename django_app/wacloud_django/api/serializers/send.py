@@ -12,12 +12,22 @@ from typing import Any
 
 from rest_framework import serializers
 
+from wacloud import BusinessScopedUser
+from wacloud.errors import InvalidParameter
+
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 TYPES = ("text", "template", "media", "interactive", *MEDIA_TYPES, "location", "contacts", "reaction")
 
 
 class SendSerializer(serializers.Serializer):
-    to = serializers.CharField(max_length=64, help_text="The recipient's number, e.g. +5511999999999.")
+    to = serializers.CharField(
+        required=False, max_length=64, help_text="The recipient's number, e.g. +5511999999999."
+    )
+    recipient = serializers.CharField(
+        required=False,
+        max_length=140,
+        help_text="Instead of to: a user's business-scoped user id, e.g. US.13491208655302741918.",
+    )
     type = serializers.ChoiceField(choices=TYPES, default="text")
     content = serializers.JSONField(help_text="The message, by type (docs/api.md).")
     account = serializers.CharField(
@@ -36,6 +46,8 @@ class SendSerializer(serializers.Serializer):
     )
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if ("to" in data) == ("recipient" in data):
+            raise serializers.ValidationError({"to": "give exactly one of to (a number) and recipient"})
         content = data["content"]
         if isinstance(content, str) and data["type"] == "text":
             content = {"body": content}
@@ -49,11 +61,18 @@ class SendSerializer(serializers.Serializer):
                 {"content": f"{missing.args[0]} is required for {kind}"}
             ) from None
         shaped["reference"] = str(data.get("ticketId") or data.get("reference") or "")
-        shaped["to"] = data["to"]
+        shaped["to"] = data["to"] if "to" in data else _business_scoped_user(data["recipient"])
         shaped["account"] = data.get("account")
         shaped["reply_to"] = data.get("reply_to")
         shaped["purpose"] = data["purpose"]
         return shaped
+
+
+def _business_scoped_user(user_id: str) -> BusinessScopedUser:
+    try:
+        return BusinessScopedUser(user_id)
+    except InvalidParameter as error:
+        raise serializers.ValidationError({"recipient": str(error).split(": ", 1)[-1]}) from None
 
 
 def _text(kind: str, content: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +121,7 @@ def _media(kind: str, content: dict[str, Any]) -> dict[str, Any]:
 
 
 def _interactive(kind: str, content: dict[str, Any]) -> dict[str, Any]:
-    """Meta's interactive object -> our Buttons / ListMessage / CtaUrl fields."""
+    """Meta's interactive object -> our Buttons / ListMessage / CtaUrl / Flow fields."""
     variant = content.get("type")
     body = (content.get("body") or {}).get("text")
     if not isinstance(body, str):
@@ -147,7 +166,20 @@ def _interactive(kind: str, content: dict[str, Any]) -> dict[str, Any]:
                 **extra,
             },
         }
-    raise KeyError("content.type (button, list or cta_url)")
+    if variant == "flow":
+        parameters = action.get("parameters") or {}
+        if not parameters.get("flow_cta") or not (parameters.get("flow_id") or parameters.get("flow_name")):
+            raise KeyError("content.action.parameters.flow_cta and .flow_id (or .flow_name)")
+        opening = parameters.get("flow_action_payload") or {}
+        chosen = ("flow_id", "flow_name", "flow_token", "flow_action", "mode")
+        fields = {key: parameters[key] for key in chosen if parameters.get(key)}
+        fields.update({key: opening[key] for key in ("screen", "data") if key in opening})
+        extra = {"header": header_text} if header_text else {}
+        return {
+            "message_type": "flow",
+            "content": {**common, "flow_cta": parameters["flow_cta"], **fields, **extra},
+        }
+    raise KeyError("content.type (button, list, cta_url or flow)")
 
 
 def _passthrough(kind: str, content: dict[str, Any]) -> dict[str, Any]:

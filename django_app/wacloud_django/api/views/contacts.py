@@ -19,6 +19,9 @@ from .messaging import account_for
 
 class ContactWriteSerializer(serializers.Serializer):
     wa_id = serializers.CharField(required=False, max_length=64, help_text="The number (create only).")
+    user_id = serializers.CharField(
+        required=False, max_length=140, help_text="The business-scoped user id (create only)."
+    )
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
     opted_out = serializers.BooleanField(required=False)
@@ -35,7 +38,7 @@ class ContactListView(ApiView):
 
     @documented(
         parameters=[
-            OpenApiParameter("search", str, description="name or number"),
+            OpenApiParameter("search", str, description="name, number or business-scoped user id"),
             OpenApiParameter("tag", str),
             OpenApiParameter("account", str),
             OpenApiParameter("limit", int),
@@ -48,7 +51,9 @@ class ContactListView(ApiView):
         params = request.query_params
         if params.get("search"):
             term = params["search"]
-            rows = rows.filter(Q(name__icontains=term) | Q(wa_id__contains=term.lstrip("+")))
+            rows = rows.filter(
+                Q(name__icontains=term) | Q(wa_id__contains=term.lstrip("+")) | Q(user_id=term.strip())
+            )
         if params.get("tag"):
             rows = (
                 rows.filter(tags__contains=[params["tag"]])
@@ -64,8 +69,8 @@ class ContactListView(ApiView):
         body = ContactWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
-        if not data.get("wa_id"):
-            raise serializers.ValidationError({"wa_id": "required to create a contact"})
+        if not data.get("wa_id") and not data.get("user_id"):
+            raise serializers.ValidationError({"wa_id": "required to create a contact (or user_id)"})
         account = account_for(self, data.pop("account", None))
         contact, created = contact_service.create_contact(account, data)
         return ok(
@@ -86,7 +91,8 @@ class ContactDetailView(ApiView):
         contact = self.get_scoped_object(Contact.objects.select_related("account"), pk=pk)
         body = ContactWriteSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        data = {key: value for key, value in body.validated_data.items() if key not in ("wa_id", "account")}
+        create_only = ("wa_id", "user_id", "account")
+        data = {key: value for key, value in body.validated_data.items() if key not in create_only}
         return ok({"contact": ContactSerializer(contact_service.update_contact(contact, data)).data})
 
 

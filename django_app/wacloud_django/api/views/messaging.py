@@ -116,7 +116,8 @@ class ConversationListView(ApiView):
         if params.get("search"):
             term = params["search"]
             number = term.lstrip("+")
-            rows = rows.filter(Q(contact__name__icontains=term) | Q(contact__wa_id__contains=number))
+            named = Q(contact__name__icontains=term) | Q(contact__wa_id__contains=number)
+            rows = rows.filter(named | Q(contact__user_id=term))
         return self.paginate(rows.order_by("-last_message_at", "-pk"), ConversationSerializer)
 
 
@@ -164,7 +165,9 @@ class MessageHistoryView(ApiView):
         if whatsapp_id.startswith("wamid."):
             message = self.get_scoped_object(Message.objects.select_related("contact"), wamid=whatsapp_id)
             return ok({"message": MessageSerializer(message).data})
-        contacts = self.scoped(Contact.objects.all()).filter(wa_id=whatsapp_id.lstrip("+"))
+        # A number, or the business-scoped user id (US.1349...) of a contact known by it.
+        by_id = Q(user_id=whatsapp_id) if "." in whatsapp_id else Q(pk__in=[])
+        contacts = self.scoped(Contact.objects.all()).filter(Q(wa_id=whatsapp_id.lstrip("+")) | by_id)
         if not contacts.exists():
             raise ApiError(404, "NOT_FOUND", f"No contact {whatsapp_id} in this organization.")
         rows = Message.objects.filter(contact__in=contacts).select_related("contact")

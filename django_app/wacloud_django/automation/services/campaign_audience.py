@@ -64,10 +64,12 @@ def write_contact_audience(campaign: Campaign) -> int:
     ]
     from ...services.privacy import PSEUDONYM_PREFIX
 
-    # An erased contact is a pseudonym, not a number: never an audience member.
+    # An erased contact is a pseudonym, not a number: never an audience member; neither is a
+    # user known by business-scoped user id alone (campaigns go to numbers).
     contacts = (
         Contact.objects.filter(account=campaign.account_id)
         .exclude(wa_id__startswith=PSEUDONYM_PREFIX)
+        .exclude(wa_id="")
         .order_by("pk")
     )
     batch: list[dict[str, Any]] = []

@@ -56,9 +56,14 @@ def apply_reply(message: Message, contact: Any) -> int:
     """An inbound message within ``WACLOUD["CAMPAIGNS"]["REPLY_WINDOW_HOURS"]`` of a campaign
     message marks that recipient ``replied``: the one it quotes, else the latest sent."""
     since = timezone.now() - timedelta(hours=campaign_setting("REPLY_WINDOW_HOURS"))
-    candidates = CampaignRecipient.objects.filter(
-        contact=contact, sent_at__gte=since, status__in=(Recipient.SENT, Recipient.DELIVERED, Recipient.READ)
-    )
+    replying = (Recipient.SENT, Recipient.DELIVERED, Recipient.READ)
+    from ...services.batch_scope import known_absent
+
+    if known_absent("campaign_recipients", contact.pk, lambda contacts: CampaignRecipient.objects.filter(
+        contact_id__in=contacts, sent_at__gte=since, status__in=replying
+    ).values_list("contact_id", flat=True)):  # fmt: skip
+        return 0  # in a batch, one query told that none of its contacts was sent a campaign lately
+    candidates = CampaignRecipient.objects.filter(contact=contact, sent_at__gte=since, status__in=replying)
     target = None
     if message.reply_to_wamid:
         target = candidates.filter(wamid=message.reply_to_wamid).values_list("pk", flat=True).first()

@@ -169,6 +169,7 @@ def window_open(contact: Contact, now: datetime | None = None) -> bool:
 
 def _ask(confirmation: Confirmation, contact: Contact) -> None:
     """Send the question and start the timeout (the caller holds the contact's lock)."""
+    from ...services.contact_identity import recipient_of
     from ...services.outbound import send_message
 
     texts = replies.texts()
@@ -182,7 +183,8 @@ def _ask(confirmation: Confirmation, contact: Contact) -> None:
             for outcome in (replies.CONFIRMED, replies.DECLINED, replies.CANCELLED)
         ]
         content = {"body": body, "buttons": buttons, "footer": texts["footer"] or None}
-        message = send_message(confirmation.account, contact.wa_id, "buttons", content, reference=reference)
+        to = recipient_of(contact)  # the number, else the business-scoped user id
+        message = send_message(confirmation.account, to, "buttons", content, reference=reference)
     else:
         settings = replies.config()
         values = {
@@ -197,7 +199,7 @@ def _ask(confirmation: Confirmation, contact: Contact) -> None:
             for name in settings["TEMPLATE_PARAMETERS"]
         ]
         message = send_message(
-            confirmation.account, contact.wa_id, "template", template_name=settings["TEMPLATE_NAME"],
+            confirmation.account, recipient_of(contact), "template", template_name=settings["TEMPLATE_NAME"],
             template_language=settings["TEMPLATE_LANGUAGE"],
             template_components=[{"type": "body", "parameters": parameters}] if parameters else None,
             reference=reference,
@@ -342,11 +344,12 @@ def _opt_out(message: Message, contact: Contact, language: str) -> None:
     text = consent_keywords.confirmation_text(consent_keywords.REVOKE, language)
     if not text:
         return
+    from ...services.contact_identity import recipient_of
     from ...services.outbound import send_message
 
     try:
         send_message(
-            contact.account, contact.wa_id, "text", text, purpose=consent.KEYWORD_CONFIRMATION,
+            contact.account, recipient_of(contact), "text", text, purpose=consent.KEYWORD_CONFIRMATION,
             reference="consent-confirmation",
         )  # fmt: skip
     except (WacloudError, ValueError) as error:

@@ -75,12 +75,15 @@ def current_consent(contact: Contact) -> dict[str, str | None]:
 # -- the check before sending --------------------------------------------------------------------
 
 
-def check_may_send(account: BusinessAccount, wa_id: str, purpose: str) -> None:
-    """Raise :class:`ConsentRequired` when the contact ``wa_id`` of ``account`` has not the
-    consent ``purpose`` needs; the refusal and its reason are recorded in the audit log."""
-    contact = Contact.objects.filter(account=account, wa_id=wa_id).first()
+def check_may_send(account: BusinessAccount, wa_id: str, purpose: str, *, user_id: str = "") -> None:
+    """Raise :class:`ConsentRequired` when the contact ``wa_id`` (or, for a user known by
+    business-scoped user id, ``user_id``) of ``account`` has not the consent ``purpose``
+    needs; the refusal and its reason are recorded in the audit log."""
+    from ...services.contact_identity import Identity, find_contact
+
+    contact = find_contact(account, Identity(wa_id=wa_id, user_id=user_id))
     try:
-        _check(contact, wa_id, purpose)
+        _check(contact, wa_id or user_id, purpose)
     except ConsentRequired as refused:
         record_refusal(account, contact, refused)
         raise

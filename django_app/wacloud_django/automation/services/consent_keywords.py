@@ -170,11 +170,12 @@ def apply_consent_keyword(message: Message, contact: Contact) -> ConsentRecord |
 
 
 def _confirm(contact: Contact, text: str) -> None:
+    from ...services.contact_identity import recipient_of
     from ...services.outbound import send_message
 
     try:
         send_message(
-            contact.account, contact.wa_id, "text", text, purpose=consent.KEYWORD_CONFIRMATION,
+            contact.account, recipient_of(contact), "text", text, purpose=consent.KEYWORD_CONFIRMATION,
             reference="consent-confirmation",
         )  # fmt: skip
     except (WacloudError, ValueError) as error:

@@ -151,6 +151,9 @@ def enroll(
             )  # fmt: skip
     except IntegrityError:  # already active (the partial unique constraint)
         return FollowUpEnrollment.objects.get(sequence=sequence, contact=contact, status=Status.ACTIVE), False
+    from ...services.batch_scope import note_present
+
+    note_present("followup_enrollments", contact.pk)  # a later message of the batch stops it
     return enrollment, True
 
 
@@ -177,11 +180,21 @@ def handle_inbound(message: Message, contact: Contact) -> None:
     ``opt_out``), and a contact's first message starts the ``first_inbound`` sequences."""
     if message.direction != Message.Direction.INBOUND:
         return
+    from ...services.batch_scope import known_absent, remember
+
+    # In a batch: nothing to stop and no first-message sequence to start costs no query here.
+    if known_absent("followup_enrollments", contact.pk, lambda contacts: FollowUpEnrollment.objects.filter(
+        contact_id__in=contacts, status=Status.ACTIVE
+    ).values_list("contact_id", flat=True)) and not remember(
+        ("followup_first_inbound", contact.account_id),
+        lambda: _sequences_for(contact, Trigger.FIRST_INBOUND).exists(),
+    ):  # fmt: skip
+        return
     # One query: the opt-out may have just been recorded, and whether this is their first message.
     earlier = Message.objects.filter(contact=contact, direction=Message.Direction.INBOUND)
     opted_out, wrote_before = (
         Contact.objects.filter(pk=contact.pk)
-        .annotate(wrote_before=Exists(earlier.exclude(pk=message.pk)))
+        .annotate(wrote_before=Exists(earlier.filter(pk__lt=message.pk)))  # stored before this one
         .values_list("opted_out", "wrote_before")
         .get()
     )

@@ -65,6 +65,7 @@ def send_scheduled(
     """Send ``text`` inside the window, else the template; never raises for one contact's
     problem. Queued: delivery runs after the caller's commit (so a rolled-back claim sends
     nothing)."""
+    from ...services.contact_identity import recipient_of
     from ...services.outbound import ConsentRequired, ServiceWindowClosed, send_message
     from ...services.privacy import is_erased
 
@@ -76,7 +77,7 @@ def send_scheduled(
     try:
         if text:
             try:
-                message = send_message(account, contact.wa_id, "text", text, reference=reference,
+                message = send_message(account, recipient_of(contact), "text", text, reference=reference,
                                        purpose=purpose)  # fmt: skip
                 return SendResult(Outcome.SENT, message)
             except ServiceWindowClosed:
@@ -85,7 +86,7 @@ def send_scheduled(
         if not template_name:
             raise InvalidParameter("nothing to send: no text and no template", code=100)
         message = send_message(
-            account, contact.wa_id, "template", template_name=template_name,
+            account, recipient_of(contact), "template", template_name=template_name,
             template_language=template_language or "en_US",
             template_components=body_components(template_parameters), reference=reference, purpose=purpose,
         )  # fmt: skip

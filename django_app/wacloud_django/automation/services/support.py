@@ -213,12 +213,15 @@ def _is_user(actor: Any) -> bool:
 
 
 def rules_for(account: BusinessAccount) -> list[SupportRule]:
-    """The active rules that apply to ``account``'s messages (its own and organization-wide)."""
-    return list(
+    """The active rules that apply to ``account``'s messages (its own and organization-wide);
+    read once per batch when webhooks are processed in batches."""
+    from ...services.batch_scope import remember
+
+    return remember(("support_rules", account.pk), lambda: list(
         SupportRule.objects.filter(organization_id=account.organization_id, is_active=True)
         .filter(Q(account__isnull=True) | Q(account=account))
         .order_by("pk")
-    )
+    ))  # fmt: skip
 
 
 # -- inbound ---------------------------------------------------------------------------------------
@@ -304,11 +307,12 @@ def _auto_reply(
                 )
         except IntegrityError:  # the same message delivered again: already answered
             return None
+        from ...services.contact_identity import recipient_of
         from ...services.outbound import send_message
 
         try:
             firing.reply = send_message(
-                account, contact.wa_id, "text", text, reference=f"support-rule-{rule.pk}"
+                account, recipient_of(contact), "text", text, reference=f"support-rule-{rule.pk}"
             )
         except (WacloudError, ValueError) as error:
             # Outside the window, opted out, ...: recorded as fired (no retry storm), not sent.

@@ -99,9 +99,11 @@ def _run_command(command: str, session, backend: TicketBackend, account: Busines
 
 def _reply(account: BusinessAccount, contact: Contact, outcome: Outcome) -> None:
     """Best effort: a reply that cannot go (no token, an opted-out contact) leaves the ticket."""
+    from ...services.contact_identity import recipient_of
     from ...services.outbound import send_message
 
     try:
-        send_message(account, contact.wa_id, "text", outcome.reply, reference=outcome.ticket_number[:64])
+        to = recipient_of(contact)  # the number, else the business-scoped user id
+        send_message(account, to, "text", outcome.reply, reference=outcome.ticket_number[:64])
     except (WacloudError, ValueError) as error:
         logger.warning("help desk reply to contact %s not sent: %s", contact.pk, error)

@@ -79,21 +79,22 @@ def _agent_name(ticket: Ticket) -> str:
 
 
 def _send(ticket: Ticket, kind: str) -> tuple[Message, str]:
+    from ...services.contact_identity import recipient_of
     from ...services.outbound import ServiceWindowClosed, send_message
 
-    account, wa_id, number = ticket.account, ticket.contact.wa_id, str(ticket.number)
+    account, to, number = ticket.account, recipient_of(ticket.contact), str(ticket.number)
     status, agent = config.status_name(ticket.status), _agent_name(ticket)
     try:
         body = config.text(kind, number=number, status=status, agent=agent)
-        return send_message(account, wa_id, "text", body, reference=number), "text"
+        return send_message(account, to, "text", body, reference=number), "text"
     except ServiceWindowClosed:
         pass
-    name = ticket.contact.name or wa_id
+    name = ticket.contact.name or str(to)
     values = {UPDATED: [name, number, status], ASSIGNED: [name, agent, number], RESOLVED: [name, number]}
     parameters = [{"type": "text", "text": value} for value in values[kind]]
     template, language = TEMPLATES[kind], template_language(ticket, TEMPLATES[kind])
     message = send_message(
-        account, wa_id, "template", template_name=template, template_language=language,
+        account, to, "template", template_name=template, template_language=language,
         template_components=[{"type": "body", "parameters": parameters}], reference=number,
     )  # fmt: skip
     return message, f"template {template} ({language})"

@@ -101,18 +101,19 @@ def warn_ticket(ticket_id: int) -> str | None:
 def _send_warning(ticket: Ticket, due: str) -> tuple[Message, str]:
     """Free text while the customer's 24-hour window is open (``send_message`` decides), else
     the ``sla_warning`` template. Queued: the delivery runs after the caller's commit."""
+    from ...services.contact_identity import recipient_of
     from ...services.outbound import ServiceWindowClosed, send_message
 
-    account, wa_id, number = ticket.account, ticket.contact.wa_id, str(ticket.number)
+    account, to, number = ticket.account, recipient_of(ticket.contact), str(ticket.number)
     try:
         body = config.text("sla_warning", number=number, due=due)
-        return send_message(account, wa_id, "text", body, reference=number), "text"
+        return send_message(account, to, "text", body, reference=number), "text"
     except ServiceWindowClosed:
         pass
     language = _template_language(ticket)
     parameters = [{"type": "text", "text": number}, {"type": "text", "text": due}]
     message = send_message(
-        account, wa_id, "template", template_name=TEMPLATE_NAME, template_language=language,
+        account, to, "template", template_name=TEMPLATE_NAME, template_language=language,
         template_components=[{"type": "body", "parameters": parameters}], reference=number,
     )  # fmt: skip
     return message, f"template {TEMPLATE_NAME} ({language})"

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from wacloud import BusinessScopedUser
 from wacloud.errors import WacloudError
 
 from ...models import BusinessAccount, Contact, MediaFile, Message, Organization
@@ -125,7 +126,7 @@ class TicketRecipientMismatch(WacloudError, ValueError):
     """``POST send`` names a ticket (``ticketId``) and a recipient other than its customer."""
 
 
-def check_agent_reply(account: BusinessAccount, reference: str, to: str) -> None:
+def check_agent_reply(account: BusinessAccount, reference: str, to: str | BusinessScopedUser) -> None:
     """Before ``POST send`` with ``ticketId`` sends: a reply filed on a ticket must go to that
     ticket's customer (built-in backend; a number without a ticket is only a reference)."""
     from ..backends import ModelBackend, get_backend
@@ -135,9 +136,15 @@ def check_agent_reply(account: BusinessAccount, reference: str, to: str) -> None
     ticket = find_ticket(account.organization, reference)
     if ticket is None:
         return
-    if "".join(filter(str.isdigit, to or "")) != ticket.contact.wa_id:
+    customer = ticket.contact
+    if isinstance(to, BusinessScopedUser):  # a user known by business-scoped user id
+        same = bool(customer.user_id) and to.user_id == customer.user_id
+    else:
+        same = "".join(filter(str.isdigit, to or "")) == customer.wa_id
+    if not same:
+        named = f"+{customer.wa_id}" if customer.wa_id else customer.user_id
         raise TicketRecipientMismatch(
-            f"ticketId {reference} is the conversation with +{ticket.contact.wa_id}, not {to!r}: "
+            f"ticketId {reference} is the conversation with {named}, not {str(to)!r}: "
             "send to the ticket's customer, or leave ticketId out."
         )
 

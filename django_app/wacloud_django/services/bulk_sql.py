@@ -1,0 +1,113 @@
+"""Set-based UPDATEs for batch processing: many rows, each with its own values, in one
+statement (``WITH v AS (VALUES ...) UPDATE ... FROM v``) on PostgreSQL and SQLite 3.33+;
+one UPDATE per row on other databases."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db import connection, models
+
+#: Rows per statement: keeps the parameters under SQLite's and psycopg's limits.
+CHUNK_ROWS = 500
+
+#: Per column, how the stored value combines with the new one (``None``: replaced).
+GREATEST = "greatest"  # the later of the two timestamps (a NULL stored value takes the new one)
+ADD = "add"  # a counter incremented by the new value
+
+
+def supports_update_from() -> bool:
+    if connection.vendor == "postgresql":
+        return True
+    return connection.vendor == "sqlite" and sqlite3.sqlite_version_info >= (3, 33)
+
+
+def update_rows(
+    model: type[models.Model],
+    rows: Mapping[Any, Mapping[str, Any]],
+    fields: Sequence[str],
+    *,
+    combine: Mapping[str, str] | None = None,
+) -> int:
+    """Set ``fields`` of each row ``pk -> {field: value}`` (every row gives every field).
+    ``combine`` names fields merged with the stored value (:data:`GREATEST`, :data:`ADD`).
+    Rows are written in primary key order, so concurrent batches lock them in one order."""
+    if not rows:
+        return 0
+    combine = combine or {}
+    ordered = sorted(rows.items())
+    if not supports_update_from():
+        return _update_one_by_one(model, ordered, fields, combine)
+    updated = 0
+    for start in range(0, len(ordered), CHUNK_ROWS):
+        updated += _update_chunk(model, ordered[start : start + CHUNK_ROWS], fields, combine)
+    return updated
+
+
+def _update_chunk(
+    model: type[models.Model],
+    rows: list[tuple[Any, Mapping[str, Any]]],
+    fields: Sequence[str],
+    combine: Mapping[str, str],
+) -> int:
+    meta, quote = model._meta, connection.ops.quote_name
+    pk = meta.pk
+    columns = [meta.get_field(name) for name in fields]
+    postgres = connection.vendor == "postgresql"
+
+    def placeholder(field: models.Field) -> str:
+        # PostgreSQL types a VALUES list from its rows: a NULL in the first one needs the cast.
+        return f"%s::{field.db_type(connection)}" if postgres else "%s"
+
+    row_sql = "(" + ", ".join(placeholder(field) for field in (pk, *columns)) + ")"
+    params: list[Any] = []
+    for key, values in rows:
+        params.append(pk.get_db_prep_value(key, connection))
+        params.extend(field.get_db_prep_save(values[field.name], connection) for field in columns)
+    table = quote(meta.db_table)
+    names = ["pk", *(f"v_{field.column}" for field in columns)]
+    assignments = []
+    for field, name in zip(columns, names[1:], strict=True):
+        column = f"{table}.{quote(field.column)}"
+        how = combine.get(field.name)
+        if how == GREATEST:
+            bigger = "GREATEST" if postgres else "MAX"
+            value = f"{bigger}(COALESCE({column}, v.{name}), v.{name})"
+        elif how == ADD:
+            value = f"{column} + v.{name}"
+        else:
+            value = f"v.{name}"
+        assignments.append(f"{quote(field.column)} = {value}")
+    sql = (
+        f"WITH v ({', '.join(names)}) AS (VALUES {', '.join([row_sql] * len(rows))}) "
+        f"UPDATE {table} SET {', '.join(assignments)} FROM v WHERE {table}.{quote(pk.column)} = v.pk"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _update_one_by_one(
+    model: type[models.Model],
+    rows: list[tuple[Any, Mapping[str, Any]]],
+    fields: Sequence[str],
+    combine: Mapping[str, str],
+) -> int:
+    from django.db.models import F
+    from django.db.models.functions import Coalesce, Greatest
+
+    updated = 0
+    for key, values in rows:
+        changes: dict[str, Any] = {}
+        for name in fields:
+            how, value = combine.get(name), values[name]
+            if how == GREATEST:
+                changes[name] = Greatest(Coalesce(name, value), value)
+            elif how == ADD:
+                changes[name] = F(name) + value
+            else:
+                changes[name] = value
+        updated += model._default_manager.filter(pk=key).update(**changes)
+    return updated
