@@ -92,9 +92,11 @@ def png(width: int = 64, height: int = 64) -> bytes:
 
 
 def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
+    """The project under uvicorn (ASGI): its pages, and the inbox's WebSocket pushing each change."""
     log = open(VAR_DIR / "server.log", "wb")
+    options = ["--host", "127.0.0.1", "--port", str(port), "--ws", "wsproto", "--lifespan", "off"]
     return subprocess.Popen(
-        [sys.executable, str(DEMO_DIR / "manage.py"), "runserver", f"127.0.0.1:{port}", "--noreload"],
+        [sys.executable, "-m", "uvicorn", "demo_project.asgi:application", *options, "--no-access-log"],
         cwd=DEMO_DIR,
         env=env,
         stdout=log,
@@ -361,8 +363,13 @@ def serve(site: str, sandbox) -> None:
     from django.contrib.auth.models import User
 
     password = secrets.token_urlsafe(9)
-    User.objects.create_superuser("admin", "admin@example.com", password)
+    from wacloud_django.services.tenancy import add_member, default_organization
+
+    # A member too, so conversations can be assigned to them in the inbox.
+    add_member(default_organization(), User.objects.create_superuser("admin", "admin@example.com", password),
+               "admin")  # fmt: skip
     say(f"\nServing until Ctrl-C.\n    inbox:    {site}/inbox/   user: admin   password: {password}")
+    say(f"    live:     ws{site.removeprefix('http')}/inbox/ws/   (pushes each change to the inbox's pages)")
     say(f"    admin:    {site}/admin/   user: admin   password: {password}")
     say(f"    API:      {site}/whatsapp/docs   token (admin role): {api_token('admin')}")
     say(f"    sandbox:  {sandbox.base_url}/_sandbox   (POST /_sandbox/inbound to write in as a customer)")

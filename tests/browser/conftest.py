@@ -1,7 +1,7 @@
 """The browser suite: Playwright for Python driving the system's Chromium against a live
-server, with the sandbox as Meta. Run by .ci/run (``pytest tests/browser``), not by
-``make test``. Skipped, with the reason printed, where Playwright or Chromium is missing;
-``WACLOUD_BROWSER=/path/to/chromium`` names another browser."""
+ASGI server with the inbox's WebSocket, with the sandbox as Meta. Run by .ci/run
+(``pytest tests/browser``), not by ``make test``. Skipped, with the reason printed, where
+Playwright or Chromium is missing; ``WACLOUD_BROWSER=/path/to/chromium`` names another browser."""
 
 from __future__ import annotations
 
@@ -95,25 +95,26 @@ def chromium():
 
 
 @pytest.fixture(scope="session")
-def live_server(django_db_setup):
-    """pytest-django's live server, answering one request at a time: the sandbox's webhooks
-    and the browser's requests then never share SQLite at once."""
-    from django.core.servers.basehttp import WSGIServer
-    from pytest_django.live_server_helper import LiveServer
+def asgi_live_server(django_db_setup):
+    """The project under uvicorn (ASGI) with the inbox's WebSocket and the in-memory channel
+    layer, in this process (asgi_server.py): the pages are pushed each change."""
+    from asgi_server import AsgiLiveServer
+    from channels.layers import channel_layers
+    from django.test.utils import override_settings
 
-    class SerialServer(WSGIServer):
-        def __init__(self, *args, connections_override=None, **kwargs):
-            super().__init__(*args, **kwargs)
-
-    server = LiveServer("localhost", start=False)
-    server.thread.server_class = SerialServer
+    layer = override_settings(CHANNEL_LAYERS={"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}})
+    layer.enable()
+    channel_layers.backends.clear()
+    server = AsgiLiveServer()
     server.start()
     yield server
     server.stop()
+    layer.disable()
+    channel_layers.backends.clear()
 
 
 @pytest.fixture(scope="session")
-def live_sandbox(live_server):
+def live_sandbox(asgi_live_server):
     """Meta for the live server: its webhooks (inbound messages, statuses) reach it signed.
     Statuses come slowly enough for each tick to be seen: sent, delivered after 1 s, read after 5 s."""
     from wacloud_test_helpers import APP_SECRET, PHONE_NUMBER_ID, WABA_ID
@@ -122,7 +123,7 @@ def live_sandbox(live_server):
 
     with Sandbox(
         access_token="EAAG-test-token", phone_number_id=PHONE_NUMBER_ID, waba_id=WABA_ID,
-        app_secret=APP_SECRET, webhook_url=f"{live_server.url}/whatsapp/webhook/", sent_after=0.2,
+        app_secret=APP_SECRET, webhook_url=f"{asgi_live_server.url}/whatsapp/webhook/", sent_after=0.2,
         delivered_after=1.0, read_after=5.0, template_review_seconds=0.2, webhook_retry_base=0.2,
         webhook_retry_max=1.0,
     ) as server:  # fmt: skip
@@ -130,12 +131,52 @@ def live_sandbox(live_server):
 
 
 @pytest.fixture
-def inbox_site(live_server, live_sandbox, settings, transactional_db):
+def inbox_site(asgi_live_server, live_sandbox, settings, transactional_db):
     """The live server with the inbox's static files served (the live server serves
-    STATIC_ROOT; the test settings have no staticfiles app) and WACLOUD pointed at the sandbox."""
+    STATIC_ROOT; the test settings have no staticfiles app), WACLOUD pointed at the sandbox
+    and the pages connecting to the inbox's WebSocket."""
     import wacloud_django
 
     live_sandbox.reset()
     settings.STATIC_ROOT = str(Path(wacloud_django.__file__).resolve().parent / "static")
-    settings.WACLOUD = {**settings.WACLOUD, "BASE_URL": live_sandbox.base_url, "REQUEST_TIMEOUT": 5}
-    return live_server
+    settings.WACLOUD = {**settings.WACLOUD, "BASE_URL": live_sandbox.base_url, "REQUEST_TIMEOUT": 5,
+                        "INBOX_LIVE_URL": "/inbox/ws/"}  # fmt: skip
+    return asgi_live_server
+
+
+@pytest.fixture
+def admin_user(inbox_site):
+    """Ana, admin of the default organization, whose account is the sandbox's number."""
+    from browser_support import PASSWORD, USERNAME
+    from django.contrib.auth import get_user_model
+    from wacloud_test_helpers import APP_SECRET, PHONE_NUMBER_ID, WABA_ID
+
+    from wacloud_django.models import BusinessAccount, Membership
+    from wacloud_django.services.tenancy import default_organization
+
+    organization = default_organization()
+    BusinessAccount.objects.create(
+        organization=organization, name="Support line", phone_number_id=PHONE_NUMBER_ID, waba_id=WABA_ID,
+        display_phone_number="15550783881", access_token="EAAG-test-token", app_secret=APP_SECRET,
+        verify_token="browser-verify-token",
+    )  # fmt: skip
+    user = get_user_model().objects.create_user(USERNAME, "ana@example.com", PASSWORD)
+    Membership.objects.create(user=user, organization=organization, role="admin")
+    return user
+
+
+@pytest.fixture
+def browser_context(chromium, inbox_site):
+    from browser_support import WAIT_MS
+    from playwright.sync_api import expect
+
+    context = chromium.new_context(viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(WAIT_MS)
+    expect.set_options(timeout=WAIT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def tab(browser_context):
+    return browser_context.new_page()

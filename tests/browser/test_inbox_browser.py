@@ -5,55 +5,12 @@ integration and test its connection, see the charts. Writes a screenshot of each
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
+from browser_support import CUSTOMER, log_in
 
-CUSTOMER = "5511987654321"
-PASSWORD = "inbox-pass-1"
-WAIT_MS = 15_000  # polls every 3 s; statuses come within 5 s
 pytestmark = pytest.mark.browser  # not in `make test`: .ci/run runs it
-
-
-@pytest.fixture
-def admin_user(inbox_site):
-    from django.contrib.auth import get_user_model
-    from wacloud_test_helpers import APP_SECRET, PHONE_NUMBER_ID, WABA_ID
-
-    from wacloud_django.models import BusinessAccount, Membership
-    from wacloud_django.services.tenancy import default_organization
-
-    organization = default_organization()
-    BusinessAccount.objects.create(
-        organization=organization, name="Support line", phone_number_id=PHONE_NUMBER_ID, waba_id=WABA_ID,
-        display_phone_number="15550783881", access_token="EAAG-test-token", app_secret=APP_SECRET,
-        verify_token="browser-verify-token",
-    )  # fmt: skip
-    user = get_user_model().objects.create_user("ana", "ana@example.com", PASSWORD)
-    Membership.objects.create(user=user, organization=organization, role="admin")
-    return user
-
-
-@pytest.fixture
-def tab(chromium, inbox_site):
-    from playwright.sync_api import expect
-
-    context = chromium.new_context(viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(WAIT_MS)
-    expect.set_options(timeout=WAIT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def log_in(page, base: str) -> None:
-    page.goto(f"{base}/inbox/")
-    assert "/inbox/login/" in page.url
-    page.get_by_label("Username").fill("ana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}/inbox/")
 
 
 def test_live_chat_reply_ticks_and_template(tab, admin_user, inbox_site, live_sandbox, screenshots):
@@ -97,10 +54,9 @@ def test_live_chat_reply_ticks_and_template(tab, admin_user, inbox_site, live_sa
     page.get_by_role("link", name="Templates").click()
     page.get_by_role("button", name=re.compile("Register default templates")).click()
     expect(page.locator(".flash")).to_contain_text("created")
-    # Meta reviews each template a moment after it is created: sync once none is pending.
-    deadline = time.monotonic() + 15
-    while any(t["status"] == "PENDING" for t in live_sandbox.templates()) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # Meta reviews each template a moment after it is created: sync once every review's
+    # webhook has been delivered.
+    live_sandbox.wait_for_webhooks(count=len(live_sandbox.templates()), kind="template", timeout=15)
     page.get_by_role("button", name=re.compile("^Sync")).click()
     expect(page.locator(".flash")).to_contain_text("Synced")
     expect(page.locator("table.list")).to_contain_text("APPROVED")

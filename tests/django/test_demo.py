@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import os
 import re
 import signal
@@ -70,13 +71,16 @@ def test_demo_serve_keeps_the_admin_up_with_the_printed_login(tmp_path):
             line = process.stdout.readline()
             assert line, "the demo ended before serving:\n" + "".join(lines)
             lines.append(line)
-            found = re.search(r"admin:\s+(\S+)\s+user: admin\s+password: (\S+)", line)
-            if found:
+            if "sandbox:" in line:  # the last line printed before serving
                 break
         else:
-            raise AssertionError("no admin line:\n" + "".join(lines))
+            raise AssertionError("no sandbox line:\n" + "".join(lines))
+        printed = "".join(lines)
+        found = re.search(r"admin:\s+(\S+)\s+user: admin\s+password: (\S+)", printed)
+        assert found, printed
         admin_url, password = found.groups()
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        cookies = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))
         login_url = admin_url + "login/?next=/admin/"
         page = opener.open(login_url, timeout=10).read().decode()
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
@@ -89,8 +93,42 @@ def test_demo_serve_keeps_the_admin_up_with_the_printed_login(tmp_path):
         inbox_url = next(re.search(r"inbox:\s+(\S+)", line).group(1) for line in lines if "inbox:" in line)
         inbox = opener.open(inbox_url, timeout=10).read().decode()
         assert "<h1>Conversations</h1>" in inbox and 'class="conversation' in inbox
+        assert 'data-live-url="/inbox/ws/"' in inbox
+        assert_pushes_reach_the_inbox_socket(cookies, inbox_url, lines)
     finally:
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=30)
     assert process.returncode == 0, rest
     assert "Stopping." in rest
+
+
+def assert_pushes_reach_the_inbox_socket(cookies, inbox_url: str, lines: list[str]) -> None:
+    """`make serve` runs under ASGI: the logged-in session's socket hears a customer's message
+    the moment its webhook is stored; a socket opened from another site's page is refused."""
+    from ws_support import SocketRefused, WebSocketClient
+
+    site = inbox_url.split("/inbox/")[0]
+    socket_url = site.replace("http://", "ws://") + "/inbox/ws/"
+    session = "; ".join(f"{cookie.name}={cookie.value}" for cookie in cookies)
+    try:
+        WebSocketClient(socket_url, cookie=session, origin="http://evil.example")
+    except SocketRefused as refused:
+        assert refused.code == 403
+    else:
+        raise AssertionError("a socket from another origin was accepted")
+    live = WebSocketClient(socket_url, cookie=session, origin=site)
+    try:
+        sandbox = next(re.search(r"sandbox:\s+(\S+)/_sandbox", line).group(1) for line in lines
+                       if "sandbox:" in line)  # fmt: skip
+        body = {"from": "15550009876", "name": "Live Lee", "type": "text", "text": "pushed?"}
+        request = urllib.request.Request(f"{sandbox}/_sandbox/inbound", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        urllib.request.urlopen(request, timeout=10).read()
+        # Statuses may come first: the help desk answers a new customer at once.
+        events = [live.receive_json(timeout=20)]
+        while events[-1]["event"] != "message":
+            events.append(live.receive_json(timeout=20))
+        assert events[-1]["direction"] == "inbound", events
+        assert isinstance(events[-1]["conversation"], int) and isinstance(events[-1]["message"], int)
+    finally:
+        live.close()

@@ -11,6 +11,7 @@ from api_support import member, tenant_a, tenant_b
 from api_test_helpers import CUSTOMER, customer_writes
 from asgiref.sync import async_to_sync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
+from django.test import override_settings
 from wacloud_test_helpers import status_update
 
 from wacloud_django.models import Conversation
@@ -118,3 +119,42 @@ def test_without_a_channel_layer_nothing_is_sent(settings):
     settings.CHANNEL_LAYERS = {}
     channel_layers.backends.clear()
     assert publish(1, {"event": "message"}) is False
+
+
+def test_pages_poll_at_the_set_period_only_while_no_socket_is_open(client, sandbox, settings):
+    from wacloud_django.exceptions import SettingError
+
+    a = tenant_a()
+    client.force_login(member(a.organization, "viewer"))
+    settings.WACLOUD = {**settings.WACLOUD, "INBOX_LIVE_URL": "/inbox/ws/", "INBOX_POLL_SECONDS": 10}
+    listing = client.get("/inbox/").content.decode()
+    assert 'data-live-url="/inbox/ws/"' in listing
+    assert "every 10s [!document.body.dataset.live], wacloud:live from:body" in listing
+    thread = client.get(f"/inbox/c/{a.conversation.pk}/thread/").content.decode()
+    # The thread refreshes on its own conversation's events (and a reconnect), not on others'.
+    assert f"wacloud:live[!detail.conversation || detail.conversation == {a.conversation.pk}]" in thread
+    for wrong in (0, -1, "3", True, None):
+        settings.WACLOUD = {**settings.WACLOUD, "INBOX_POLL_SECONDS": wrong}
+        with pytest.raises(SettingError, match=r'WACLOUD\["INBOX_POLL_SECONDS"\] must be a positive number'):
+            client.get("/inbox/")
+
+
+def test_the_socket_refuses_another_sites_origin(layer, sandbox):
+    from asgiref.testing import ApplicationCommunicator as Communicator
+
+    from wacloud_django.inbox.routing import inbox_application
+
+    async def opened_from(origin: bytes) -> dict:
+        scope = {"type": "websocket", "path": "/inbox/ws/", "query_string": b"", "subprotocols": [],
+                 "headers": [(b"origin", origin), (b"host", b"inbox.example")]}  # fmt: skip
+        communicator = Communicator(inbox_application(None), scope)
+        await communicator.send_input({"type": "websocket.connect"})
+        return await communicator.receive_output(timeout=5)
+
+    with override_settings(ALLOWED_HOSTS=["inbox.example"]):
+        assert async_to_sync(opened_from)(b"https://evil.example")["type"] == "websocket.close"
+        # The right origin gets past the check to the consumer, which refuses the anonymous user.
+        assert async_to_sync(opened_from)(b"https://inbox.example") == {
+            "type": "websocket.close",
+            "code": 4403,
+        }

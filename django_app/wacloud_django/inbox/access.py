@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse_lazy
 
 from ..conf import get_setting
+from ..exceptions import SettingError
 from ..models import Organization
 from ..services import audit, tenancy
 
@@ -79,6 +80,16 @@ def scoped_or_404(request: HttpRequest, queryset: QuerySet, **lookup: Any) -> Mo
     return found
 
 
+def poll_seconds() -> float:
+    """``WACLOUD["INBOX_POLL_SECONDS"]``: the pages' polling period while no socket is open."""
+    value = get_setting("INBOX_POLL_SECONDS")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise SettingError(
+            "INBOX_POLL_SECONDS", f'WACLOUD["INBOX_POLL_SECONDS"] must be a positive number, got {value!r}'
+        )
+    return value
+
+
 def page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
     """Render an inbox page with what the frame needs: the organization, the others the
     user may switch to, and which sections the user's role opens."""
@@ -93,5 +104,6 @@ def page(request: HttpRequest, template: str, context: dict[str, Any], status: i
         "role": tenancy.role_of(request.user, organization),
         "can_manage_integrations": may(request, "manage_integrations"),
         "live_url": get_setting("INBOX_LIVE_URL") or "",
+        "poll_seconds": poll_seconds(),
     }
     return render(request, template, {"inbox": frame, "section": section, **context}, status=status)

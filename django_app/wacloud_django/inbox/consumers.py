@@ -1,6 +1,6 @@
 """The inbox's WebSocket (Django Channels): a member joins their organization's group and
 receives its live events as JSON (services/live_updates.py). Needs ``channels`` and an ASGI
-server; mount with ``wacloud_django.inbox.routing.websocket_urlpatterns`` (docs/inbox.md)."""
+server; serve with ``wacloud_django.inbox.routing.inbox_application`` (docs/inbox.md)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ services.templates, default_templates, integrations and reports, with the API's 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
 
 from django.contrib import messages as flash
 from django.http import HttpRequest, HttpResponse
@@ -210,22 +212,44 @@ def _day(raw: str, fallback: date) -> date:
         return fallback
 
 
+@cache
+def time_zones() -> list[str]:
+    return sorted(available_timezones() - {"localtime", "Factory"})
+
+
 @require_GET
 @member_view("read")
 def analytics(request: HttpRequest) -> HttpResponse:
-    today = timezone.now().date()
+    """One account or all, local days of a time zone (``?account=<id>&tz=<IANA name>``), the
+    same choices as the API's ``analytics``."""
+    errors = []
+    tz = request.GET.get("tz", "").strip() or timezone.get_current_timezone_name()
+    if tz not in time_zones():
+        errors.append(f"Unknown time zone {tz[:64]!r}: choose one from the list.")
+        tz = "UTC"
+    raw_account = request.GET.get("account", "")
+    account = None
+    if raw_account:  # another organization's account looks like none at all
+        found = _accounts(request).filter(pk=int(raw_account)) if raw_account.isdecimal() else None
+        account = found.first() if found is not None else None
+        if account is None:
+            errors.append("No such account here: showing all accounts.")
+    today = timezone.now().astimezone(ZoneInfo(tz)).date()
     end = _day(request.GET.get("end", ""), today)
     start = _day(request.GET.get("start", ""), end - timedelta(days=13))
-    error = ""
     if start > end or (end - start).days > MAX_DAYS:
-        error = f"The start must be on or before the end, at most {MAX_DAYS} days before it."
+        errors.append(f"The start must be on or before the end, at most {MAX_DAYS} days before it.")
         start, end = end - timedelta(days=13), end
-    figures = reports.analytics(request.organization, start, end)
-    volume = inbox.daily_volume(request.organization, start, end)
+    figures = reports.analytics(request.organization, start, end, tz, account=account)
+    volume = inbox.daily_volume(request.organization, start, end, tz, account)
     context = {
         "start": start,
         "end": end,
-        "error": error,
+        "error": " ".join(errors),
+        "tz": tz,
+        "time_zones": time_zones(),
+        "account": account,
+        "accounts": _accounts(request),
         "figures": figures,
         "volume_chart": charts.grouped_bars(
             [row["day"].strftime("%b %d") for row in volume],

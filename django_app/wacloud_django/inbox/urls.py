@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import settings_views, views
+from . import settings_views, template_views, views
 
 app_name = "wacloud_inbox"
 
@@ -24,9 +24,11 @@ urlpatterns = [
     path("c/<int:pk>/send/", views.send, name="send"),
     path("c/<int:pk>/template-preview/", views.template_preview, name="template-preview"),
     path("c/<int:pk>/archive/", views.archive, name="archive"),
+    path("c/<int:pk>/assign/", views.assign, name="assign"),
     path("c/<int:pk>/typing/", views.typing, name="typing"),
     path("media/<int:pk>/", views.media, name="media"),
     path("templates/", settings_views.template_list, name="templates"),
+    path("templates/new/", template_views.template_create, name="template-new"),
     path("templates/<int:pk>/", settings_views.template_detail, name="template"),
     path("templates/sync/", settings_views.template_sync, name="templates-sync"),
     path("templates/register/", settings_views.template_register, name="templates-register"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages as flash
+from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -18,6 +19,14 @@ from ..helpdesk.services.tickets import record_agent_reply
 from ..log_privacy import get_logger
 from ..models import BusinessAccount, Conversation, MediaFile, Message, Template
 from ..services import inbox
+from ..services.assignment import (
+    AssignmentRefused,
+    assign_conversation,
+    assignable_members,
+    current_assignee,
+    not_assignable,
+)
+from ..services.contact_identity import recipient_of
 from ..services.conversations import mark_conversation_read
 from ..services.media import download_media_file
 from ..services.outbound import send_message
@@ -52,7 +61,8 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 
 
 def _conversation(request: HttpRequest, pk: int) -> Conversation:
-    return scoped_or_404(request, Conversation.objects.select_related("account", "contact"), pk=pk)
+    rows = Conversation.objects.select_related("account", "contact", "assignee")
+    return scoped_or_404(request, rows, pk=pk)
 
 
 def _chat_context(request: HttpRequest, conversation: Conversation, **extra: Any) -> dict[str, Any]:
@@ -76,6 +86,9 @@ def _chat_context(request: HttpRequest, conversation: Conversation, **extra: Any
         "template": chosen,
         "preview": inbox.template_preview(chosen) if chosen else None,
         "quick_replies": inbox.quick_replies(),
+        "can_assign": may(request, "reply"),
+        "assigned": current_assignee(conversation),
+        "assignees": assignable_members(request.organization) if may(request, "reply") else [],
         **extra,
     }
 
@@ -143,7 +156,7 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _send(request: HttpRequest, conversation: Conversation, kind: str) -> Message:
-    to, account = conversation.contact.wa_id, conversation.account
+    to, account = recipient_of(conversation.contact), conversation.account  # number, else BSUID
     reply_to = request.POST.get("reply_to") or None
     options = {"enqueue": use_celery(), "reply_to": reply_to}
     if kind == "text":
@@ -197,6 +210,27 @@ def archive(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("wacloud_inbox:chat", pk=conversation.pk)
     flash.success(request, "Conversation archived." if archived else "Conversation reopened.")
     return redirect("wacloud_inbox:conversations")
+
+
+@require_POST
+@member_view("reply")
+def assign(request: HttpRequest, pk: int) -> HttpResponse:
+    """Assign the conversation to a member who may reply (``assignee``: a user id), or to
+    nobody (empty); services.assignment refuses anyone else."""
+    conversation = _conversation(request, pk)
+    raw = request.POST.get("assignee", "").strip()
+    try:
+        if raw and not (raw.isascii() and raw.isdigit()):
+            raise AssignmentRefused(f"assignee: {raw[:20]!r} is not a user id")
+        assignee = get_user_model().objects.filter(pk=int(raw)).first() if raw else None
+        if raw and assignee is None:  # told apart from a stranger by nothing
+            raise AssignmentRefused(not_assignable(raw, request.organization))
+        assign_conversation(conversation, assignee)
+    except AssignmentRefused as refused:
+        flash.error(request, f"Not assigned: {refused}")
+    else:
+        flash.success(request, f"Assigned to {assignee.get_username()}." if assignee else "Unassigned.")
+    return redirect("wacloud_inbox:chat", pk=conversation.pk)
 
 
 @require_POST

@@ -1,6 +1,7 @@
 """Settings of the demo project (``make demo``): SQLite in examples/demo/var/,
-no Celery (webhooks are processed inline), and ``WACLOUD["BASE_URL"]`` pointed at
-the sandbox by run_demo.py through ``WACLOUD_DEMO_BASE_URL``."""
+no Celery (webhooks are processed inline), ``WACLOUD["BASE_URL"]`` pointed at the
+sandbox by run_demo.py through ``WACLOUD_DEMO_BASE_URL``, and served over ASGI with
+the inbox's WebSocket (demo_project/asgi.py)."""
 
 from __future__ import annotations
 
@@ -71,7 +72,13 @@ WACLOUD = {
     "USE_CELERY": False,
     # The help desk (docs/helpdesk.md): a customer's first message opens a ticket.
     "HELPDESK": {"ENABLED": True, "LANGUAGE": "en"},
+    # The inbox's WebSocket (demo_project/asgi.py): pages are pushed each change.
+    "INBOX_LIVE_URL": "/inbox/ws/",
 }
+# One server process: the in-memory layer reaches every socket. Several processes need
+# Redis (channels-redis), or pushes from one never reach the sockets of another.
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+ASGI_APPLICATION = "demo_project.asgi.application"
 
 LOGGING = {
     "version": 1,

@@ -17,19 +17,27 @@
     stickToBottom(document.getElementById("thread"), true);
     connectLive(1000);
   });
-  // Live events (Django Channels): each one refreshes the list or the thread at once;
-  // the 3-second polling stays as the fallback while the socket is down.
+  // Live events (Django Channels): each one refreshes the list or the thread at once.
+  // body[data-live="open"] pauses the polling while the socket is up; it resumes when it drops.
+  var everOpened = false;
   function connectLive(retryMs) {
     var url = document.body.dataset.liveUrl;
     if (!url || !window.WebSocket || !window.htmx) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var query = "?organization=" + encodeURIComponent(document.body.dataset.organization || "");
     var socket = new WebSocket(scheme + location.host + url + query);
-    socket.onopen = function () { retryMs = 1000; };
+    socket.onopen = function () {
+      retryMs = 1000;
+      document.body.dataset.live = "open";
+      // Events sent while the socket was down are lost: catch up once.
+      if (everOpened) htmx.trigger(document.body, "wacloud:live", {event: "reconnected"});
+      everOpened = true;
+    };
     socket.onmessage = function (message) {
       htmx.trigger(document.body, "wacloud:live", JSON.parse(message.data));
     };
     socket.onclose = function (event) {
+      delete document.body.dataset.live;
       if (event.code === 4403 || event.code === 4404) return;  // not allowed: polling only
       setTimeout(function () { connectLive(Math.min(retryMs * 2, 30000)); }, retryMs);
     };

@@ -1,0 +1,90 @@
+"""Live updates in a real browser, over the inbox's WebSocket: with polling set to once an
+hour, a customer's message appears in the open chat and in the conversation list, and a
+reply's ticks change, without a reload. Without a socket the pages fall back to polling."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from browser_support import CUSTOMER, log_in
+
+pytestmark = pytest.mark.browser  # not in `make test`: .ci/run runs it
+HOUR = 3600
+
+
+def socket_events(page) -> list[dict]:
+    """Every JSON event the page's socket receives, as the browser saw it."""
+    events: list[dict] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: events.append(json.loads(frame))))
+    return events
+
+
+def live_page(context, url: str):
+    """A page opened at ``url`` once its socket is open (polling paused), marked so that a
+    reload would show: the mark lives in the window, a reload drops it."""
+    from playwright.sync_api import expect
+
+    page = context.new_page()
+    events = socket_events(page)
+    page.goto(url)
+    expect(page.locator("body")).to_have_attribute("data-live", "open")
+    page.evaluate("window.notReloaded = true")
+    return page, events
+
+
+def test_pushes_update_the_chat_and_the_list_without_polling(
+    browser_context, admin_user, inbox_site, live_sandbox, settings
+):
+    from playwright.sync_api import expect
+
+    from wacloud_django.models import Conversation
+
+    # Polling could not refresh anything within this test: only the socket can.
+    settings.WACLOUD = {**settings.WACLOUD, "INBOX_POLL_SECONDS": HOUR}
+    base = inbox_site.url
+    login = browser_context.new_page()
+    log_in(login, base)
+    login.close()
+    listing, list_events = live_page(browser_context, f"{base}/inbox/")
+    assert f"every {HOUR}s" in listing.locator("#conversation-rows").get_attribute("hx-trigger")
+
+    live_sandbox.inject_inbound(**{"from": CUSTOMER}, name="Maria Silva", type="text", text="Hello there")
+    row = listing.locator("li.conversation", has_text="Maria Silva")
+    expect(row).to_contain_text("Hello there")
+    expect(row.locator(".badge")).to_have_text("1")
+    conversation = Conversation.objects.get(contact__wa_id=CUSTOMER)
+    pushed = {"event": "message", "conversation": conversation.pk, "direction": "inbound"}
+    assert any(pushed.items() <= event.items() for event in list_events), list_events
+
+    # The chat open in a second tab, the list still open in the first.
+    chat, chat_events = live_page(browser_context, f"{base}/inbox/c/{conversation.pk}/")
+    live_sandbox.inject_inbound(**{"from": CUSTOMER}, name="Maria Silva", type="text", text="Order A-17")
+    expect(chat.locator("#thread")).to_contain_text("Order A-17")
+    expect(row).to_contain_text("Order A-17")
+
+    # A reply's ticks: Meta's delivered and read statuses reach the open chat by the socket.
+    chat.get_by_role("textbox", name="Message").fill("On its way.")
+    chat.get_by_role("button", name="Send", exact=True).click()
+    ticks = chat.locator("article.message.outbound", has_text="On its way.").locator(".ticks")
+    expect(ticks).to_have_attribute("title", "delivered")
+    expect(ticks).to_have_attribute("title", "read")
+    expect(row).to_contain_text("You: On its way.")
+    statuses = [event["status"] for event in chat_events if event["event"] == "status"]
+    assert statuses[-1] == "read" and "delivered" in statuses, chat_events
+
+    for page in (listing, chat):
+        assert page.evaluate("window.notReloaded") is True
+
+
+def test_without_a_socket_the_pages_poll(tab, admin_user, inbox_site, live_sandbox, settings):
+    from playwright.sync_api import expect
+
+    settings.WACLOUD = {**settings.WACLOUD, "INBOX_LIVE_URL": None, "INBOX_POLL_SECONDS": 1}
+    log_in(tab, inbox_site.url)
+    events = socket_events(tab)
+    tab.evaluate("window.notReloaded = true")
+    live_sandbox.inject_inbound(**{"from": CUSTOMER}, name="Maria Silva", type="text", text="Anyone there?")
+    expect(tab.locator("li.conversation", has_text="Maria Silva")).to_contain_text("Anyone there?")
+    assert tab.locator("body").get_attribute("data-live") is None
+    assert events == [] and tab.evaluate("window.notReloaded") is True
