@@ -1,9 +1,9 @@
 """Webhook verify + parse against pywa, on the fixture corpus, in the same run.
 
 - wacloud: ``verify_signature`` then ``webhook.parse`` (C++ check and parse, the
-  ``wacloud.events`` dataclasses built by the binding); a second figure also reads
-  the fields a handler typically reads (type, ids, text or status), so nothing
-  the parse might defer goes unpaid;
+  ``wacloud.events`` dataclasses made by the binding, each field on first read); a
+  second figure also reads the fields a handler typically reads (type, ids, text or
+  status), so nothing the parse defers goes unpaid;
 - pywa: ``WhatsApp.webhook_update_validator`` then ``webhook_update_handler``, as
   pywa documents for custom servers, with one no-op handler of every kind
   registered (so each body is dispatched and built into pywa's update object).

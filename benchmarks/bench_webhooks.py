@@ -4,7 +4,8 @@ database, on SQLite (a file) and on PostgreSQL (when reachable).
 - wacloud: ``WhatsAppWebhookView`` (C++ signature check, raw event stored once,
   C++ parsing, contacts/conversations/messages upserted, processed inline);
 - baseline: a plain view doing the same storage with ``json`` + ``hmac`` + the
-  ORM in Python (signature, raw event, contact, conversation, message, counters).
+  ORM in Python (signature, raw event, contact, conversation, message, counters;
+  webhook_baseline.py, shared with bench_intake.py).
 
 Each body carries one inbound text message; both views answer 200 only after
 storing and processing it. Each database runs in its own process (Django is
@@ -15,20 +16,18 @@ same database, and are verified to have stored every message.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from webhook_baseline import APP_SECRET, baseline_view, signature
+
 PHONE_NUMBER_ID = "106540352242922"
 WABA_ID = "102290129340398"
-APP_SECRET = "bench-app-secret"
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/test"
 
 
@@ -45,59 +44,6 @@ def body(index: int, variant: str) -> bytes:
         }}]}],
     }  # fmt: skip
     return json.dumps(payload, separators=(",", ":")).encode()
-
-
-def signature(raw: bytes) -> str:
-    return "sha256=" + hmac.new(APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
-
-
-# -- the baseline view ----------------------------------------------------------------------------
-
-
-def baseline_view(request):
-    from django.db import transaction
-    from django.db.models import F
-    from django.http import HttpResponse
-
-    from wacloud_django.models import BusinessAccount, Contact, Conversation, Message, WebhookEvent
-
-    raw = request.body
-    if not hmac.compare_digest(signature(raw), request.headers.get("X-Hub-Signature-256", "")):
-        return HttpResponse(status=403)
-    payload = json.loads(raw)
-    with transaction.atomic():
-        event, created = WebhookEvent.objects.get_or_create(
-            body_sha256=hashlib.sha256(raw).hexdigest(), defaults={"body": raw, "signature_verified": True}
-        )
-        if not created:
-            return HttpResponse("OK")
-        for entry in payload["entry"]:
-            for change in entry["changes"]:
-                value = change["value"]
-                account = BusinessAccount.objects.get(phone_number_id=value["metadata"]["phone_number_id"])
-                names = {c["wa_id"]: c.get("profile", {}).get("name", "") for c in value.get("contacts", [])}
-                for item in value.get("messages", []):
-                    when = datetime.fromtimestamp(int(item["timestamp"]), UTC)
-                    contact, _ = Contact.objects.get_or_create(
-                        account=account, wa_id=item["from"], defaults={"name": names.get(item["from"], "")}
-                    )
-                    conversation, _ = Conversation.objects.get_or_create(account=account, contact=contact,
-                                                                         status="open")  # fmt: skip
-                    Message.objects.get_or_create(wamid=item["id"], defaults={
-                        "account": account, "contact": contact, "conversation": conversation,
-                        "direction": "inbound", "type": item["type"], "content": item,
-                        "text": item.get("text", {}).get("body", ""), "status": "received",
-                        "timestamp": when, "raw": item,
-                    })  # fmt: skip
-                    Conversation.objects.filter(pk=conversation.pk).update(
-                        last_message_at=when, last_inbound_at=when,
-                        service_window_expires_at=when + timedelta(hours=24),
-                        unread_count=F("unread_count") + 1,
-                    )  # fmt: skip
-                    Contact.objects.filter(pk=contact.pk).update(last_inbound_at=when)
-        event.status, event.event_count = "processed", 1
-        event.save(update_fields=["status", "event_count"])
-    return HttpResponse("OK")
 
 
 # -- one database, in this process ----------------------------------------------------------------
