@@ -1680,18 +1680,21 @@ void bind_client(py::module_& m) {
       .def(
           "create_template",
           [](GraphClient& client, const std::string& name, const std::string& language,
-             const std::string& category, const std::string& components) {
+             const std::string& category, const std::string& components,
+             const std::string& parameter_format) {
             boost::json::value created;
             {
               py::gil_scoped_release release;
               boost::json::value parsed = client_json_argument(components, "components");
               if (!parsed.is_array())
                 wacloud::throw_invalid_parameter("components", "must be a list");
-              created = client.create_template(name, language, category, parsed.as_array());
+              created = client.create_template(name, language, category, parsed.as_array(),
+                                               parameter_format);
             }
             return webhook_json(created);
           },
-          py::arg("name"), py::arg("language"), py::arg("category"), py::arg("components"))
+          py::arg("name"), py::arg("language"), py::arg("category"), py::arg("components"),
+          py::arg("parameter_format") = "")
       .def("delete_template", &GraphClient::delete_template, py::arg("name"),
            py::call_guard<py::gil_scoped_release>())
       .def("get_business_profile",

@@ -4,8 +4,6 @@ sandbox, and template sends checked against the template: the client's check (wi
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -101,20 +99,32 @@ def sandbox_client(sandbox: Any) -> wacloud.Client:
 
 
 def create_approved(sandbox: Any, definition: dict[str, Any]) -> str:
-    """Create the template as Meta's API takes it (``parameter_format`` included) and approve it."""
-    config = sandbox.config
-    body = {
-        key: definition[key] for key in ("name", "language", "category", "parameter_format", "components")
-    }
-    request = urllib.request.Request(
-        f"{sandbox.base_url}/v25.0/{config.waba_id}/message_templates",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {config.access_token}", "Content-Type": "application/json"},
+    """Create the template through the client (``parameter_format`` included) and approve it."""
+    created = sandbox_client(sandbox).create_template(
+        definition["name"],
+        definition["language"],
+        definition["category"],
+        definition["components"],
+        parameter_format=definition["parameter_format"],
     )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        template_id = json.load(answer)["id"]
     sandbox.set_template_status(definition["name"], "APPROVED")
-    return template_id
+    return created["id"]
+
+
+def test_create_template_sends_the_parameter_format_meta_reads(stub, wa_sandbox):
+    created = Reply(200, {"id": "1", "status": "PENDING"})
+    stub.script("POST", "/v25.0/102290129340398/message_templates", created)
+    body = [{"type": "BODY", "text": "Hi {{first_name}}, welcome.", "example": {"body_text_named_params": [
+        {"param_name": "first_name", "example": "Ana"}]}}]  # fmt: skip
+    stub_client(stub).create_template("named_hi", "en_US", "UTILITY", body, parameter_format="NAMED")
+    sent = stub.requests[-1].json()
+    assert sent["parameter_format"] == "NAMED" and sent["components"] == body
+    with pytest.raises(InvalidParameter, match="parameter_format"):
+        stub_client(stub).create_template("named_hi", "en_US", "UTILITY", body, parameter_format="named")
+    # Meta (the sandbox) keeps it: the template reads back NAMED.
+    client = sandbox_client(wa_sandbox)
+    created = client.create_template("named_hi", "en_US", "UTILITY", body, parameter_format="NAMED")
+    assert client.get_template(created["id"], fields=["parameter_format"])["parameter_format"] == "NAMED"
 
 
 @pytest.mark.wa_sandbox(template_review_seconds=60)

@@ -393,11 +393,11 @@ json::array GraphClient::list_templates(std::string_view status, std::string_vie
 }
 
 json::object GraphClient::create_template(std::string_view name, std::string_view language,
-                                          std::string_view category,
-                                          const json::array& components) {
+                                          std::string_view category, const json::array& components,
+                                          std::string_view parameter_format) {
   if (config_.waba_id.empty()) throw_invalid_parameter("waba_id", "is required for template calls");
-  std::string body =
-      json::serialize(build_template_definition(name, language, category, components));
+  std::string body = json::serialize(
+      build_template_definition(name, language, category, components, parameter_format));
   Call call;
   call.request.method = "POST";
   call.request.url = url("/" + config_.waba_id + "/message_templates");

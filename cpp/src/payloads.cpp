@@ -533,7 +533,8 @@ json::object build_mark_read_payload(std::string_view message_id, bool typing_in
 }
 
 json::object build_template_definition(std::string_view name, std::string_view language,
-                                       std::string_view category, const json::array& components) {
+                                       std::string_view category, const json::array& components,
+                                       std::string_view parameter_format) {
   check_template_name(name);
   check_language_code(language);
   if (category != "MARKETING" && category != "UTILITY" && category != "AUTHENTICATION") {
@@ -548,8 +549,14 @@ json::object build_template_definition(std::string_view name, std::string_view l
                               "must be an object with a \"type\"");
     }
   }
-  return json::object{
+  if (!parameter_format.empty() && parameter_format != "POSITIONAL" &&
+      parameter_format != "NAMED") {
+    throw_invalid_parameter("parameter_format", "must be POSITIONAL or NAMED");
+  }
+  json::object definition{
       {"name", name}, {"language", language}, {"category", category}, {"components", components}};
+  if (!parameter_format.empty()) definition["parameter_format"] = parameter_format;
+  return definition;
 }
 
 json::object build_business_profile_update(const json::object& fields) {

@@ -279,6 +279,23 @@ TEST(PayloadLimits, TemplateNameAndLanguage) {
   expect_invalid(TemplateMessage{"t", "en", json::array{1}}, "components[0]");
 }
 
+// Meta's template creation: parameter_format is POSITIONAL (the default, left out) or NAMED.
+TEST(PayloadLimits, TemplateDefinitionParameterFormat) {
+  const json::array body{json::object{{"type", "BODY"}, {"text", "Hi {{first_name}}"}}};
+  EXPECT_FALSE(build_template_definition("t", "en", "UTILITY", body).contains("parameter_format"));
+  EXPECT_EQ(json::serialize(build_template_definition("t", "en", "UTILITY", body, "NAMED")),
+            R"({"name":"t","language":"en","category":"UTILITY","components":)"
+            R"([{"type":"BODY","text":"Hi {{first_name}}"}],"parameter_format":"NAMED"})");
+  EXPECT_EQ(build_template_definition("t", "en", "UTILITY", body, "POSITIONAL")
+                .at("parameter_format")
+                .as_string(),
+            "POSITIONAL");
+  for (std::string bad : {"named", "NAME", "ORDERED"}) {
+    expect_invalid([&] { build_template_definition("t", "en", "UTILITY", body, bad); },
+                   "parameter_format");
+  }
+}
+
 TEST(PayloadLimits, Coordinates) {
   EXPECT_NO_THROW(build(LocationMessage{90, 180, {}, {}}));
   EXPECT_NO_THROW(build(LocationMessage{-90, -180, {}, {}}));

@@ -424,11 +424,18 @@ class Client(NumberManagement, Commerce, MetaAnalytics, ResumableUploads):
         return self._core.list_templates(status or "", name or "", limit)
 
     def create_template(
-        self, name: str, language: str, category: str, components: Sequence[Mapping[str, Any]]
+        self,
+        name: str,
+        language: str,
+        category: str,
+        components: Sequence[Mapping[str, Any]],
+        parameter_format: str | None = None,
     ) -> dict:
-        """Submit a template for review; returns Meta's ``{"id", "status", "category"}``."""
+        """Submit a template for review; returns Meta's ``{"id", "status", "category"}``.
+        ``parameter_format="NAMED"`` for variables named ``{{order_id}}`` (their examples in
+        ``body_text_named_params``); left out, Meta takes ``POSITIONAL`` (``{{1}}``)."""
         return self._core.create_template(
-            name, language, category, dumps_fields("template", list(components))
+            name, language, category, dumps_fields("template", list(components)), parameter_format or ""
         )
 
     def delete_template(self, name: str) -> None:

@@ -159,3 +159,37 @@ def test_api_answers_metas_refusal_and_where_a_send_does_not_fit(sandbox, accoun
         "button",
         1,
     )
+
+
+def test_a_named_template_is_created_over_the_api_and_sent_by_name(sandbox, account):
+    marketer = Api(member(account, "marketer"))
+    body = {
+        "type": "BODY",
+        "text": "Hi {{first_name}}, order {{order_id}} has shipped.",
+        "example": {"body_text_named_params": [
+            {"param_name": "first_name", "example": "Ana"}, {"param_name": "order_id", "example": "42"}]},
+    }  # fmt: skip
+    answer = marketer.post(
+        "templates",
+        {"name": "named_shipped", "language": "en_US", "category": "UTILITY", "components": [body],
+         "parameter_format": "NAMED"},
+    )  # fmt: skip
+    assert answer.status_code == 201, answer.content
+    [created] = [t for t in sandbox.templates() if t["name"] == "named_shipped"]
+    assert created["parameter_format"] == "NAMED"  # Meta was told
+    sandbox.set_template_status("named_shipped", "APPROVED")
+    sync_templates(account)
+    with pytest.raises(TemplateMismatch):  # by position: this template's variables have names
+        send_message(account, CUSTOMER, "template", template_name="named_shipped", template_language="en_US",
+                     template_components=[TemplateBody("Ana", "42")], enqueue=False)  # fmt: skip
+    message = send_message(
+        account, CUSTOMER, "template", template_name="named_shipped", template_language="en_US",
+        template_components=[TemplateBody(first_name="Ana", order_id="42")], enqueue=False,
+    )  # fmt: skip
+    assert message.status == Message.Status.SENT
+    [sent] = sandbox.sent_messages(to=CUSTOMER)
+    assert sent["payload"]["template"]["components"][0]["parameters"][1] == {
+        "type": "text", "parameter_name": "order_id", "text": "42"}  # fmt: skip
+    refused = marketer.post("templates", {"name": "x_y", "language": "en_US", "category": "UTILITY",
+                                          "components": [body], "parameter_format": "named"})  # fmt: skip
+    assert refused.status_code == 400 and "parameter_format" in refused.json()["details"]

@@ -149,7 +149,8 @@ class GraphClient {
                                     std::size_t page_size);
   boost::json::object create_template(std::string_view name, std::string_view language,
                                       std::string_view category,
-                                      const boost::json::array& components);
+                                      const boost::json::array& components,
+                                      std::string_view parameter_format = {});
   void delete_template(std::string_view name);
 
   boost::json::object get_business_profile();

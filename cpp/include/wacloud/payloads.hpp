@@ -202,10 +202,12 @@ Message message_from_fields(std::string_view type, const boost::json::object& fi
 boost::json::object build_mark_read_payload(std::string_view message_id, bool typing_indicator);
 
 // The body of POST /<waba-id>/message_templates after checking name, language
-// and category ("MARKETING", "UTILITY" or "AUTHENTICATION").
+// and category ("MARKETING", "UTILITY" or "AUTHENTICATION"). parameter_format:
+// empty (left out: Meta's POSITIONAL), "POSITIONAL" or "NAMED" ({{order_id}}).
 boost::json::object build_template_definition(std::string_view name, std::string_view language,
                                               std::string_view category,
-                                              const boost::json::array& components);
+                                              const boost::json::array& components,
+                                              std::string_view parameter_format = {});
 
 // The body of POST /<phone-number-id>/whatsapp_business_profile. Accepts
 // Meta's writable fields only (about, address, description, email,

@@ -149,10 +149,16 @@ CATEGORIES = ("UTILITY", "MARKETING", "AUTHENTICATION")
 
 
 def create_template(
-    account: BusinessAccount, name: str, language: str, category: str, components: Sequence[Mapping[str, Any]]
+    account: BusinessAccount,
+    name: str,
+    language: str,
+    category: str,
+    components: Sequence[Mapping[str, Any]],
+    parameter_format: str | None = None,
 ) -> Template:
     """Submit a template to Meta for review and store it (status as Meta answers, usually
-    ``PENDING``; the status webhook updates it). Raises the client's typed errors."""
+    ``PENDING``; the status webhook updates it). ``parameter_format="NAMED"`` for
+    ``{{order_id}}`` variables. Raises the client's typed errors."""
     from . import audit
 
     if not account.waba_id:
@@ -160,7 +166,9 @@ def create_template(
     category = LEGACY_CATEGORIES.get(category.upper(), category.upper())
     if category not in CATEGORIES:
         raise InvalidParameter(f"category: {category!r} is not one of {', '.join(CATEGORIES)}", code=100)
-    answer = client_for(account).create_template(name, language, category, list(components))
+    answer = client_for(account).create_template(
+        name, language, category, list(components), parameter_format=parameter_format
+    )
     with transaction.atomic():
         template, _ = Template.objects.update_or_create(
             waba_id=account.waba_id,

@@ -27,6 +27,9 @@ class TemplateCreateSerializer(serializers.Serializer):
     language_code = serializers.CharField(required=False, max_length=16)
     category = serializers.CharField(max_length=32, help_text="UTILITY, MARKETING or AUTHENTICATION")
     components = serializers.ListField(child=serializers.DictField(), allow_empty=False)
+    parameter_format = serializers.ChoiceField(
+        choices=["POSITIONAL", "NAMED"], required=False, help_text="NAMED for {{order_id}} variables"
+    )
     account = serializers.CharField(
         required=False, help_text="phone number id (default: the only active one)"
     )
@@ -46,6 +49,7 @@ class TemplateCreateSerializer(serializers.Serializer):
             "language": language,
             "category": data["category"],
             "components": data["components"],
+            "parameter_format": data.get("parameter_format"),
             "account": data.get("account"),
         }
 
