@@ -179,6 +179,30 @@ def test_interactive_list(sandbox, post_webhook, api):
     assert interactive["action"]["sections"][0]["rows"][0]["id"] == "mon-9"
 
 
+def test_interactive_product_and_product_list_from_the_catalog(sandbox, post_webhook, api):
+    customer_writes(sandbox, post_webhook)
+    product = {"type": "product", "action": {"catalog_id": "367025965434465", "product_retailer_id": "sku-1"}}
+    answer = api.post("send", {"to": CUSTOMER, "type": "interactive", "content": product}).json()
+    assert answer["success"] is True, answer
+    sent = sent_to_sandbox(sandbox, answer["messageId"])["interactive"]
+    assert sent == {"type": "product", **{"action": product["action"]}}
+    assert Message.objects.get(wamid=answer["messageId"]).text == "[product sku-1]"
+    products = {
+        "type": "product_list", "header": {"type": "text", "text": "Our picks"},
+        "body": {"text": "Take a look"},
+        "action": {"catalog_id": "367025965434465",
+                   "sections": [{"title": "Shoes", "product_items": [{"product_retailer_id": "sku-1"}]}]},
+    }  # fmt: skip
+    answer = api.post("send", {"to": CUSTOMER, "type": "interactive", "content": products}).json()
+    assert answer["success"] is True, answer
+    sent = sent_to_sandbox(sandbox, answer["messageId"])["interactive"]
+    assert (sent["type"], sent["header"]["text"], sent["action"]["sections"][0]["product_items"]) == (
+        "product_list", "Our picks", [{"product_retailer_id": "sku-1"}])  # fmt: skip
+    no_header = {**products, "header": None}
+    refused = api.post("send", {"to": CUSTOMER, "type": "interactive", "content": no_header})
+    assert refused.status_code == 400 and "content.header.text" in refused.json()["details"]["content"]
+
+
 def test_text_to_a_number_that_never_wrote_is_refused_by_the_window(sandbox, api):
     response = api.post("send", {"to": CUSTOMER, "type": "text", "content": {"body": "hi"}})
     body = error_of(response, 400, "SERVICE_WINDOW_CLOSED")

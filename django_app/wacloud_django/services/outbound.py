@@ -70,6 +70,8 @@ MESSAGE_CLASSES: dict[str, type[wa_messages.Message]] = {
     "list": wa_messages.ListMessage,
     "cta_url": wa_messages.CtaUrl,
     "flow": wa_messages.Flow,
+    "product": wa_messages.Product,
+    "product_list": wa_messages.ProductList,
 }
 #: Allowed outside the 24-hour customer service window.
 WINDOW_EXEMPT_TYPES = frozenset({"template"})
@@ -276,6 +278,8 @@ def _message_fields(
 def _display_text(message_type: str, fields: Mapping[str, Any]) -> str:
     if message_type == "template":
         return f"[template {fields.get('name')} ({fields.get('language')})]"
+    if message_type == "product" and not fields.get("body"):
+        return f"[product {fields.get('product_retailer_id')}]"
     for key in ("body", "caption", "emoji", "name", "filename", "link"):
         if isinstance(fields.get(key), str) and fields[key]:
             return fields[key]

@@ -121,16 +121,17 @@ def _media(kind: str, content: dict[str, Any]) -> dict[str, Any]:
 
 
 def _interactive(kind: str, content: dict[str, Any]) -> dict[str, Any]:
-    """Meta's interactive object -> our Buttons / ListMessage / CtaUrl / Flow fields."""
+    """Meta's interactive object -> our Buttons / ListMessage / CtaUrl / Flow / Product /
+    ProductList fields."""
     variant = content.get("type")
     body = (content.get("body") or {}).get("text")
-    if not isinstance(body, str):
+    if not isinstance(body, str) and not (variant == "product" and body is None):  # optional there
         raise KeyError("content.body.text")
     footer = (content.get("footer") or {}).get("text")
     header = content.get("header")
     header_text = header.get("text") if isinstance(header, dict) and header.get("type") == "text" else None
     action = content.get("action") or {}
-    common = {"body": body, **({"footer": footer} if footer else {})}
+    common = {**({"body": body} if body is not None else {}), **({"footer": footer} if footer else {})}
     if variant == "button":
         buttons = [
             {"id": item["reply"]["id"], "title": item["reply"]["title"]}
@@ -179,7 +180,30 @@ def _interactive(kind: str, content: dict[str, Any]) -> dict[str, Any]:
             "message_type": "flow",
             "content": {**common, "flow_cta": parameters["flow_cta"], **fields, **extra},
         }
-    raise KeyError("content.type (button, list, cta_url or flow)")
+    if variant == "product":
+        if not action.get("catalog_id") or not action.get("product_retailer_id"):
+            raise KeyError("content.action.catalog_id and content.action.product_retailer_id")
+        chosen = ("catalog_id", "product_retailer_id")
+        return {"message_type": "product", "content": {**common, **{key: action[key] for key in chosen}}}
+    if variant == "product_list":
+        if not action.get("catalog_id") or not action.get("sections") or not header_text:
+            raise KeyError("content.header.text, content.action.catalog_id and content.action.sections")
+        return {
+            "message_type": "product_list",
+            "content": {**common, "header": header_text, "catalog_id": action["catalog_id"],
+                        "sections": [_product_section(section) for section in action["sections"]]},
+        }  # fmt: skip
+    raise KeyError("content.type (button, list, cta_url, flow, product or product_list)")
+
+
+def _product_section(section: Any) -> Any:
+    """Meta's ``{"title", "product_items": [{"product_retailer_id"}]}`` -> ProductSection's fields
+    (anything else goes on as given, for the message's own check to judge)."""
+    if not isinstance(section, dict) or not isinstance(section.get("product_items"), list):
+        return section
+    items = section["product_items"]
+    ids = [item.get("product_retailer_id") if isinstance(item, dict) else item for item in items]
+    return {**({"title": section["title"]} if "title" in section else {}), "product_retailer_ids": ids}
 
 
 def _passthrough(kind: str, content: dict[str, Any]) -> dict[str, Any]:
