@@ -337,3 +337,13 @@ def rollup_analytics(self: Any) -> dict[str, int]:
     from .services.analytics_rollup import rollup_recent
 
     return rollup_recent()
+
+
+@task()
+def import_meta_analytics(self: Any, days: int = 7) -> dict[str, Any]:
+    """Import Meta's own analytics of the last ``days`` UTC days for every active account
+    (``MetaDailyFigures``; run daily: Meta revises recent days). Returns accounts, days and
+    the failures by phone number id."""
+    from .services.meta_analytics import import_all_recent
+
+    return import_all_recent(days)

@@ -113,3 +113,19 @@ def test_the_api_reads_and_imports_by_role(sandbox, account, traffic):
     }
     too_long = {"since": "2020-01-01", "until": "2020-12-31"}
     error_of(admin.post("analytics/meta/import", too_long), 400, "VALIDATION_ERROR")
+
+
+def test_the_daily_task_imports_every_account_and_one_failure_stops_none(sandbox, account, traffic):
+    from wacloud_django.models import BusinessAccount
+    from wacloud_django.tasks import import_meta_analytics
+
+    broken = BusinessAccount.objects.create(
+        organization=account.organization, name="Old line", phone_number_id="5550009", waba_id="999000111",
+        access_token="EAAG-revoked", app_secret="s", verify_token="v",
+    )  # fmt: skip
+    done = import_meta_analytics(days=2)
+    assert (done["accounts"], done["days"]) == (1, 2)
+    assert list(done["failed"]) == ["5550009"] and done["failed"]["5550009"].startswith("AuthenticationError")
+    today = MetaDailyFigures.objects.get(account=account, date=timezone.now().date())
+    assert (today.sent, today.delivered) == (3, 3)
+    assert not MetaDailyFigures.objects.filter(account=broken).exists()

@@ -15,8 +15,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone as django_timezone
 
+from ..log_privacy import get_logger
 from ..models import BusinessAccount, MetaDailyFigures, Template
 from .clients import client_for
+
+logger = get_logger("wacloud.meta_analytics")
 
 #: Meta's limit on template ids per template_analytics request.
 TEMPLATE_BATCH = 10
@@ -87,6 +90,22 @@ def import_recent(account: BusinessAccount, days: int = 7) -> list[MetaDailyFigu
     """The last ``days`` UTC days, today included (today's figures are partial until tomorrow)."""
     today = django_timezone.now().astimezone(timezone.utc).date()
     return import_range(account, today - timedelta(days=days - 1), today)
+
+
+def import_all_recent(days: int = 7) -> dict[str, Any]:
+    """:func:`import_recent` for every active account with a WABA id; one account's failure
+    (Meta's error, a token it refuses) is counted and logged and never stops the others."""
+    done: dict[str, Any] = {"accounts": 0, "days": 0, "failed": {}}
+    for account in BusinessAccount.objects.filter(is_active=True).exclude(waba_id="").order_by("pk"):
+        try:
+            rows = import_recent(account, days)
+        except Exception as error:
+            logger.warning("Meta analytics import of account %s failed: %s", account.phone_number_id, error)
+            done["failed"][account.phone_number_id] = f"{type(error).__name__}: {error}"
+            continue
+        done["accounts"] += 1
+        done["days"] += len(rows)
+    return done
 
 
 def _blank() -> dict[str, Any]:
