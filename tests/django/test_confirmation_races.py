@@ -96,5 +96,8 @@ def test_parallel_workers_resolve_a_confirmation_once(account, resolved):
         expires_at=timezone.now() - timedelta(minutes=1),
     )  # fmt: skip
     _in_parallel(lambda _: confirmations.expire_due_confirmations(), range(3))
+    # On SQLite a sweep may find the table locked by another and leave the row to the next
+    # sweep (logged); the next one finishes it, and it is still expired only once.
+    confirmations.expire_due_confirmations()
     assert Confirmation.objects.get(pk=late.pk).status == "expired"
     assert [s["status"] for s in resolved] == [confirmation.status, "expired"]
