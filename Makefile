@@ -39,7 +39,8 @@ cpp-test: $(INSTALLED)
 	ctest --test-dir $(CORE_BUILD) --output-on-failure --no-tests=error -j2
 
 py-test: $(INSTALLED)
-	$(PY) -m pytest -m "not integration and not browser" -q -n auto --maxprocesses=4 --dist loadfile
+	$(PY) -m pytest -m "not integration and not browser and not serial" -q -n auto --maxprocesses=4 --dist loadfile
+	$(PY) -m pytest -m "serial and not integration and not browser" -q
 
 demo: $(INSTALLED)
 	$(PY) examples/demo/run_demo.py

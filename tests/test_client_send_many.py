@@ -173,6 +173,7 @@ def test_python_rate_limiter_is_asked_per_message_before_each_group(stub):
     assert {c[0] for c in calls} == {PHONE_ID}
 
 
+@pytest.mark.serial
 def test_gil_is_released_while_sending(stub):
     stub.route("POST", MESSAGES, lambda request: (time.sleep(0.1), stub.send_success(request))[1])
     ticks = 0

@@ -234,6 +234,7 @@ def test_normalize_many_accepts_any_iterable_and_region():
         phone.normalize_many(["1"], "Narnia")
 
 
+@pytest.mark.serial
 def test_normalize_many_releases_the_gil():
     """While one thread runs a large batch, another Python thread keeps running.
     With the GIL held, the ticker would stall for the whole C++ call."""

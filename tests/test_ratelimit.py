@@ -27,6 +27,7 @@ def sqlite_backend(tmp_path: Path) -> str:
 # ---- accuracy ---------------------------------------------------------------
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
 def test_granted_count_matches_the_rate(backend, sqlite_backend):
     limiter = RateLimiter(
@@ -36,6 +37,7 @@ def test_granted_count_matches_the_rate(backend, sqlite_backend):
     assert abs(granted - EXPECTED) <= 0.05 * EXPECTED, granted
 
 
+@pytest.mark.serial
 def test_sqlite_budget_is_shared_by_two_processes(sqlite_backend):
     options = {"backend": sqlite_backend, "per_second": RATE, "burst": 1}
     counts = run_processes(options, processes=2, seconds=SECONDS)
@@ -124,6 +126,7 @@ def test_acquire_waits_for_the_pair_limit():
     assert 0.2 < time.monotonic() - started < 0.8
 
 
+@pytest.mark.serial
 def test_acquire_releases_the_gil():
     limiter = RateLimiter(per_second=2, burst=1)
     assert limiter.try_acquire("pn")
@@ -140,6 +143,7 @@ def test_acquire_releases_the_gil():
     assert worst_stall < 0.2, worst_stall
 
 
+@pytest.mark.serial
 def test_threads_share_one_budget():
     limiter = RateLimiter(per_second=RATE, burst=5)
     counts = [0] * 4
@@ -275,6 +279,7 @@ RateLimiter(per_second=10, backend="sqlite:" + path).try_acquire("pn")
 """
 
 
+@pytest.mark.serial
 def test_many_processes_can_open_a_new_sqlite_file_at_once(tmp_path):
     # Celery workers start together: creating the file's table must wait for the
     # lock, not fail with "database is locked".

@@ -396,6 +396,7 @@ def test_appointments_tenant_isolation_and_roles(client, tenants, sandbox):
     assert Appointment.objects.filter(organization=a.organization).count() == 0
 
 
+@pytest.mark.serial
 @pytest.mark.django_db(transaction=True)
 def test_schedulers_running_the_task_at_once_send_each_reminder_once(sandbox, account):
     """Several beat schedulers at the same moment in threads. On PostgreSQL the row claim

@@ -61,6 +61,7 @@ def _in_parallel(work, arguments):
     return failures
 
 
+@pytest.mark.serial
 @pytest.mark.django_db(transaction=True)
 def test_parallel_workers_resolve_a_confirmation_once(account, resolved):
     from wacloud_django.services import inbound

@@ -400,6 +400,7 @@ def test_admin_records_opt_outs_and_shows_only_its_organizations_history(client,
     assert client.get(reverse("admin:wacloud_consentrecord_add")).status_code == 403
 
 
+@pytest.mark.serial
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_records_leave_the_contact_as_the_latest_says(account):
     import threading

@@ -254,6 +254,7 @@ def test_daily_summaries_api(client, db):
     assert theirs.is_active
 
 
+@pytest.mark.serial
 @pytest.mark.django_db(transaction=True)
 def test_schedulers_running_at_once_send_each_summary_once(sandbox, account, settings):
     """On PostgreSQL the claim of ``next_run_at`` resolves every race with no failure; on SQLite

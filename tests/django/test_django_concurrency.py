@@ -39,6 +39,7 @@ def run_in_parallel(event_ids):
     return failures
 
 
+@pytest.mark.serial
 @pytest.mark.django_db(transaction=True)
 def test_parallel_deliveries_of_one_message_store_it_once(account):
     # Meta may resend a message inside a different body (here: differing only in an extra key).

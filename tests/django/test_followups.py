@@ -331,6 +331,7 @@ def test_admin_pages_render_and_actions_use_the_services(admin_client, clock, sa
     assert ReminderPolicy.objects.count() == 1
 
 
+@pytest.mark.serial
 @pytest.mark.django_db(transaction=True)
 def test_schedulers_advancing_at_once_send_each_step_once(sandbox, account):
     """On PostgreSQL the position claim resolves every race with no failure; on SQLite the

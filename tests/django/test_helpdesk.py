@@ -517,6 +517,7 @@ def test_default_helpdesk_settings_pass_the_checks(settings):
 # -- concurrency (PostgreSQL) ------------------------------------------------------------------
 
 
+@pytest.mark.serial
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_messages_open_one_ticket_per_contact_and_distinct_numbers(account, settings):
     """Four first messages of one contact at once: one ticket, the others comments. Four other

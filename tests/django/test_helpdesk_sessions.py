@@ -91,6 +91,7 @@ def test_the_cleanup_task_deletes_expired_sessions_only(post_webhook, sandbox, s
     assert replies(sandbox, wa_id=BO)[-1] == "Chamado #2: aberto"  # Bo's is kept
 
 
+@pytest.mark.serial
 @pytest.mark.integration
 @pytest.mark.parametrize("store", ["redis"], indirect=True)  # the database's row lock: test_helpdesk.py
 def test_a_redis_session_is_held_while_a_message_is_filed(settings, store, account):

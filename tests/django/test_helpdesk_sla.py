@@ -176,6 +176,7 @@ def test_each_ticket_due_soon_is_warned(helpdesk, account, ticket, start, django
     assert len(warnings(ticket)) == 1 and len(warnings(second)) == 1
 
 
+@pytest.mark.serial
 @pytest.mark.django_db(transaction=True)
 def test_two_schedulers_at_once_warn_each_ticket_once(sandbox, settings, account):
     """Two beat schedulers running the sweep at the same moment: the ticket row lock and the

@@ -91,6 +91,7 @@ def test_a_transient_database_error_rolls_the_batch_back_and_it_is_tried_again(
     assert WebhookEvent.objects.filter(status="pending").count() == 2
 
 
+@pytest.mark.serial
 @pytest.mark.django_db(transaction=True)
 def test_racing_drainers_and_per_event_tasks_process_each_event_once(account, settings):
     if connection.vendor != "postgresql":
