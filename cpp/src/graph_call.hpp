@@ -3,6 +3,8 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <string>
+#include <string_view>
 #include <variant>
 
 #include "http_transport.hpp"
@@ -20,5 +22,8 @@ CallOutcome outcome_of(const http::Response& response, bool idempotent);
 // The SendResult in a send's success answer; throws GraphError
 // (kDeliveryUnknown) when Meta's answer lacks the message id.
 SendResult send_result_from(const boost::json::value& answer);
+
+// `text` as a query-string value: unreserved characters kept, every other byte %XX.
+std::string percent_encode(std::string_view text);
 
 }  // namespace wacloud::detail

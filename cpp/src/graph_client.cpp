@@ -72,21 +72,6 @@ void check_id(std::string_view id, std::string_view field) {
   }
 }
 
-std::string percent_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
-    }
-  }
-  return out;
-}
-
 const json::object& expect_object(const json::value& value, std::string_view what) {
   if (!value.is_object()) {
     GraphErrorInfo info =
@@ -125,6 +110,21 @@ std::string next_page_query(std::string_view next) {
 }  // namespace
 
 namespace detail {
+
+std::string percent_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xF]);
+    }
+  }
+  return out;
+}
 
 SendResult send_result_from(const json::value& answer) {
   SendResult result;
@@ -371,8 +371,8 @@ json::array GraphClient::list_templates(std::string_view status, std::string_vie
   if (page_size == 0) throw_invalid_parameter("limit", "must be positive");
   std::string base = "/" + config_.waba_id + "/message_templates?";
   std::string query = "limit=" + std::to_string(page_size);
-  if (!status.empty()) query += "&status=" + percent_encode(status);
-  if (!name.empty()) query += "&name=" + percent_encode(name);
+  if (!status.empty()) query += "&status=" + detail::percent_encode(status);
+  if (!name.empty()) query += "&name=" + detail::percent_encode(name);
   json::array templates;
   for (int page = 0; page < 10000 && !query.empty(); ++page) {
     json::value answer = call("GET", base + query);
@@ -413,7 +413,7 @@ json::object GraphClient::create_template(std::string_view name, std::string_vie
 void GraphClient::delete_template(std::string_view name) {
   if (config_.waba_id.empty()) throw_invalid_parameter("waba_id", "is required for template calls");
   check_template_name(name);
-  call("DELETE", "/" + config_.waba_id + "/message_templates?name=" + percent_encode(name));
+  call("DELETE", "/" + config_.waba_id + "/message_templates?name=" + detail::percent_encode(name));
 }
 
 json::object GraphClient::get_business_profile() {

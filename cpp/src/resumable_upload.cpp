@@ -50,19 +50,6 @@ void check_session(std::string_view session) {
   }
 }
 
-std::string query_escape(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 0xF]};
-    }
-  }
-  return out;
-}
-
 std::int64_t length_of(const ResumableUpload& upload) {
   if (upload.path.empty()) return static_cast<std::int64_t>(upload.data.size());
   std::error_code error;
@@ -119,10 +106,10 @@ std::string GraphClient::start_upload_session(std::string_view app_id,
   }
   check_upload(upload);
   if (file_length <= 0) throw_invalid_parameter("file_length", "must be a positive byte count");
-  json::value answer = call("POST", "/" + std::string(app_id) +
-                                        "/uploads?file_name=" + query_escape(upload.file_name) +
+  json::value answer = call("POST", "/" + std::string(app_id) + "/uploads?file_name=" +
+                                        detail::percent_encode(upload.file_name) +
                                         "&file_length=" + std::to_string(file_length) +
-                                        "&file_type=" + query_escape(upload.mime_type));
+                                        "&file_type=" + detail::percent_encode(upload.mime_type));
   std::string session = text_field(answer, "id");
   if (session.rfind("upload:", 0) != 0)
     fail(unexpected("the upload session answer has no \"upload:\" id"));

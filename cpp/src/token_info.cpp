@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "graph_call.hpp"
 #include "wacloud/errors.hpp"
 #include "wacloud/graph_errors.hpp"
 #include "wacloud/payloads.hpp"
@@ -66,18 +67,7 @@ const std::vector<std::string>& required_token_scopes() {
 
 std::string debug_token_path(std::string_view input_token) {
   if (input_token.empty()) throw_invalid_parameter("input_token", "must not be empty");
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string path = "/debug_token?input_token=";
-  for (unsigned char c : input_token) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      path.push_back(static_cast<char>(c));
-    } else {
-      path.push_back('%');
-      path.push_back(kHex[c >> 4]);
-      path.push_back(kHex[c & 0xF]);
-    }
-  }
-  return path;
+  return "/debug_token?input_token=" + detail::percent_encode(input_token);
 }
 
 TokenInfo parse_token_info(const json::value& answer) {
