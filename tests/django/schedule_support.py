@@ -142,11 +142,20 @@ def in_parallel(work: Any, threads: int = 4) -> tuple[list[Any], list[Exception]
 
 def deliver_left_queued() -> None:
     """What the outbox's sweep does for rows whose inline delivery lost SQLite's lock to a
-    racing thread: send the ones still queued (on PostgreSQL there are none)."""
-    from wacloud_django.models import Message
-    from wacloud_django.services.outbound import deliver_message
+    racing thread: send the ones still queued (on PostgreSQL there are none). A row whose
+    claim could not even be released (the lock again) is sent once its lease has run out, as
+    the sweep would then: it was never handed to the network."""
+    import time_machine
+    from django.utils import timezone
 
-    for message_id in Message.objects.filter(direction="outbound", status="queued").values_list(
-        "pk", flat=True
-    ):
+    from wacloud_django.models import Message
+    from wacloud_django.services.outbound import SENDING_LEASE, deliver_message
+
+    queued = Message.objects.filter(direction="outbound", status="queued")
+    for message_id in queued.filter(sending_since__isnull=True).values_list("pk", flat=True):
         deliver_message(message_id)
+    leased = queued.filter(sending_since__isnull=False, handed_off_at__isnull=True)
+    for message_id, since in leased.values_list("pk", "sending_since"):
+        after_lease = max(since + SENDING_LEASE, timezone.now()) + timedelta(seconds=1)
+        with time_machine.travel(after_lease, tick=False):
+            deliver_message(message_id)
