@@ -17,13 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q
-
 from wacloud.security import verify_signature
 
 from ..conf import get_setting
 from ..exceptions import WebhookValidationFailure
 from ..models import BusinessAccount
+from .rows import rows_matching_any
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 
@@ -151,8 +150,7 @@ def _named_accounts(changes: list[RoutedChange]) -> dict[tuple[str, str], list[B
     :meth:`Signer._lookup` keys them (so checking the changes queries nothing more)."""
     phone_ids = {change.phone_number_id for change in changes if change.phone_number_id}
     waba_ids = {change.waba_id for change in changes if change.waba_id}
-    named_here = Q(phone_number_id__in=phone_ids) | Q(waba_id__in=waba_ids)
-    found = list(BusinessAccount.objects.filter(named_here).order_by("pk"))
+    found = rows_matching_any(BusinessAccount, phone_number_id=phone_ids, waba_id=waba_ids)
     named: dict[tuple[str, str], list[BusinessAccount]] = {}
     for kind, values in (("phone_number_id", phone_ids), ("waba_id", waba_ids)):
         for value in values:

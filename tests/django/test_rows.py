@@ -1,0 +1,71 @@
+"""services/rows.py: the intake's precompiled statements give what the ORM gives."""
+
+from __future__ import annotations
+
+import pytest
+from django.db.models import Q
+from django.forms.models import model_to_dict
+
+from wacloud_django.models import BusinessAccount, WebhookEvent
+from wacloud_django.services.rows import insert_or_get_now, rows_matching_any
+from wacloud_django.services.webhooks import record_webhook_event
+
+
+def _as_orm(model, **columns):
+    matching = Q()
+    for name, values in columns.items():
+        matching |= Q(**{f"{name}__in": list(values)})
+    return list(model.objects.filter(matching).order_by("pk"))
+
+
+def _fields(row):
+    return {field.attname: getattr(row, field.attname) for field in row._meta.concrete_fields}
+
+
+@pytest.mark.django_db
+def test_rows_matching_any_reads_what_the_orm_reads(account):
+    other = BusinessAccount.objects.create(phone_number_id="2220001", waba_id="waba-b", app_secret="s2")
+    BusinessAccount.objects.create(phone_number_id="2220002", waba_id=account.waba_id, name="sibling")
+    BusinessAccount.objects.create(phone_number_id="2220003", waba_id="waba-c")
+    asked = {
+        "phone_number_id": {account.phone_number_id, other.phone_number_id},
+        "waba_id": {account.waba_id},
+    }
+
+    found = rows_matching_any(BusinessAccount, **asked)
+
+    expected = _as_orm(BusinessAccount, **asked)
+    assert [row.pk for row in found] == [row.pk for row in expected] and len(found) == 3
+    assert [_fields(row) for row in found] == [_fields(row) for row in expected]
+    assert found[0].app_secret == account.app_secret  # encrypted column, decrypted on read
+    assert not found[0]._state.adding and found[0]._state.db == "default"
+    assert model_to_dict(found[1]) == model_to_dict(expected[1])
+
+
+@pytest.mark.django_db
+def test_rows_matching_any_converts_json_and_matches_nothing_for_empty_sets(account):
+    event, created = record_webhook_event(
+        b'{"object":"x"}',
+        headers={"User-Agent": "Meta"},
+        account=account,
+        signature_verified=True,
+        fields=["a"],
+    )
+    assert created
+    (found,) = rows_matching_any(WebhookEvent, body_sha256=[event.body_sha256])
+    assert found.headers == {"User-Agent": "Meta"} and bytes(found.body) == b'{"object":"x"}'
+    assert found.received_at == WebhookEvent.objects.get().received_at
+    assert rows_matching_any(BusinessAccount, phone_number_id=set(), waba_id=set()) == []
+
+
+@pytest.mark.django_db(transaction=True)  # outside a transaction: PostgreSQL's one-statement path
+def test_insert_or_get_now_stores_once_and_then_returns_the_stored_row(account):
+    first, created = insert_or_get_now(
+        WebhookEvent, {"body": b"{}", "account": account, "signature_verified": True}, body_sha256="f" * 64
+    )
+    again, created_again = insert_or_get_now(
+        WebhookEvent, {"body": b"{}", "account": None, "signature_verified": False}, body_sha256="f" * 64
+    )
+    assert (created, created_again) == (True, False)
+    assert again.pk == first.pk and again.account_id == account.pk and again.signature_verified
+    assert WebhookEvent.objects.count() == 1
