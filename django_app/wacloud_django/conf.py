@@ -7,9 +7,11 @@ values into checked ones and raise :class:`SettingError` naming the exact settin
 
 from __future__ import annotations
 
+import copy
 import os
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -239,6 +241,27 @@ def _alias_value(name: str) -> Any:
     if name == "DEFAULT_COUNTRY_CODE" and isinstance(value, (int, str)) and not isinstance(value, bool):
         return str(value).strip() or None
     return value
+
+
+T = TypeVar("T")
+
+
+class DerivedFromSetting(Generic[T]):
+    """What ``build`` makes of a setting's value, made again only when the value differs
+    (by ``==``) from the one last built from: for tables asked for on every inbound message
+    while settings are still read on every call (and may change, as in tests)."""
+
+    def __init__(self, build: Callable[[Any], T]) -> None:
+        self._build = build
+        self._last: tuple[Any, T] | None = None
+
+    def __call__(self, value: Any) -> T:
+        last = self._last
+        if last is not None and last[0] == value:
+            return last[1]
+        made = self._build(value)
+        self._last = (copy.deepcopy(value), made)  # a copy: a value changed in place is seen
+        return made
 
 
 def celery_installed() -> bool:

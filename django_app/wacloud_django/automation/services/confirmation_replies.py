@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ...conf import DEFAULTS, get_setting, setting_name
+from ...conf import DEFAULTS, DerivedFromSetting, get_setting, setting_name
 from ...exceptions import SettingError
 from .consent_keywords import normalize
 
@@ -97,9 +97,14 @@ def config() -> dict[str, Any]:
 
 def replies() -> dict[str, dict[str, str]]:
     """``{outcome: {normalized word: language}}``. An outcome may list words per language
-    or as one list; an outcome left out has no words (only its button answers it)."""
+    or as one list; an outcome left out has no words (only its button answers it).
+    Shared: not to be changed by the caller."""
     configured = config()["REPLIES"]
-    source = DEFAULT_REPLIES if configured is None else configured
+    return _reply_table(DEFAULT_REPLIES if configured is None else configured)
+
+
+@DerivedFromSetting
+def _reply_table(source: Any) -> dict[str, dict[str, str]]:
     name = setting_name("CONFIRMATIONS", "REPLIES")
     if not isinstance(source, Mapping) or not set(source) <= set(OUTCOMES):
         raise SettingError("CONFIRMATIONS", f"{name} must be a dict with keys among {', '.join(OUTCOMES)}")

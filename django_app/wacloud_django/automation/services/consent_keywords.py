@@ -12,7 +12,7 @@ from typing import Any
 
 from wacloud.errors import WacloudError
 
-from ...conf import get_setting, setting_name
+from ...conf import DerivedFromSetting, get_setting, setting_name
 from ...exceptions import SettingError
 from ...log_privacy import get_logger
 from ...models import ConsentRecord, Contact, Message
@@ -77,9 +77,15 @@ def _configured(name: str, defaults: dict[str, Any]) -> dict[str, Any]:
 
 def keywords() -> dict[str, dict[str, str]]:
     """``{action: {normalized keyword: language}}`` from ``WACLOUD["CONSENT_KEYWORDS"]``
-    (read on every call). An action may list keywords per language or as one list."""
+    (read on every call, the table made again when it changes). An action may list
+    keywords per language or as one list. Shared: not to be changed by the caller."""
+    return _keyword_table(_configured("CONSENT_KEYWORDS", DEFAULT_KEYWORDS))
+
+
+@DerivedFromSetting
+def _keyword_table(configured: dict[str, Any]) -> dict[str, dict[str, str]]:
     table: dict[str, dict[str, str]] = {REVOKE: {}, GRANT: {}}
-    for action, value in _configured("CONSENT_KEYWORDS", DEFAULT_KEYWORDS).items():
+    for action, value in configured.items():
         by_language = value if isinstance(value, Mapping) else {FALLBACK_LANGUAGE: value}
         for language, words in by_language.items():
             if not isinstance(words, (list, tuple)) or not all(isinstance(word, str) for word in words):
