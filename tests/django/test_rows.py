@@ -69,3 +69,41 @@ def test_insert_or_get_now_stores_once_and_then_returns_the_stored_row(account):
     assert (created, created_again) == (True, False)
     assert again.pk == first.pk and again.account_id == account.pk and again.signature_verified
     assert WebhookEvent.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_update_rows_sets_each_row_and_combines_with_what_is_stored(account):
+    from datetime import datetime, timedelta, timezone
+
+    from wacloud_django.models import Contact, Conversation
+    from wacloud_django.services.bulk_sql import ADD, GREATEST, update_rows
+
+    early, late = datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 6, 1, tzinfo=timezone.utc)
+    rows = []
+    for index in range(3):
+        contact = Contact.objects.create(account=account, wa_id=f"1555000000{index}")
+        rows.append(
+            Conversation.objects.create(
+                account=account, contact=contact, unread_count=index, last_message_at=late
+            )
+        )
+    changed = update_rows(
+        Conversation,
+        {
+            rows[0].pk: {"unread_count": 5, "last_message_at": early, "last_inbound_at": early},
+            rows[1].pk: {
+                "unread_count": 1,
+                "last_message_at": late + timedelta(days=1),
+                "last_inbound_at": None,
+            },
+        },
+        ["unread_count", "last_message_at", "last_inbound_at"],
+        combine={"unread_count": ADD, "last_message_at": GREATEST},
+    )
+    assert changed == 2
+    first, second, untouched = (Conversation.objects.get(pk=row.pk) for row in rows)
+    assert (first.unread_count, first.last_message_at, first.last_inbound_at) == (5, late, early)
+    assert (second.unread_count, second.last_message_at, second.last_inbound_at) == (
+        2, late + timedelta(days=1), None,
+    )  # fmt: skip
+    assert (untouched.unread_count, untouched.last_message_at) == (2, late)
