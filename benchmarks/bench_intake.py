@@ -7,7 +7,7 @@ stored AND processed.
   one INSERT, 200), and ``whatsapp_process_webhooks --loop`` processes (batch processing)
   claiming and applying pending events in batches.
 
-A load generator process (aiohttp) POSTs the same bodies to each: single text messages,
+A load generator process (raw HTTP/1.1 over asyncio streams) POSTs the same bodies to each: single text messages,
 media messages, single statuses, bodies batching 100 statuses (as Meta does) and copies of
 the fixture corpus (tests/data/webhooks). The run ends when every body is processed (read
 from the database); events/s counts bodies, items/s what they carry. Latency is intake to
@@ -178,15 +178,57 @@ def _read_bodies(path: Path) -> list[bytes]:
     return bodies
 
 
+class _Connection:
+    """One HTTP/1.1 connection to the server, kept open while the server keeps it (gunicorn's
+    sync workers close it after each answer; then the next request opens another). Raw
+    asyncio streams: a client library would cost the load generator several times the CPU
+    (which the benchmark counts), and these POSTs need nothing more."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader = self.writer = None
+
+    async def post(self, request: bytes) -> int:
+        import asyncio
+
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            self.writer.write(request)
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ", 2)[1])
+            headers = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            await self.reader.readexactly(int(headers.get("content-length", "0")))
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            self.close()
+            raise ConnectionError("the connection failed") from None
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 def load(url: str, path: Path, concurrency: int, rate: float | None = None) -> dict:
     """POST every body (``rate``: at most that many per second, sent on schedule)."""
     import asyncio
 
-    import aiohttp
-
+    parts = urlsplit(url)
     bodies = _read_bodies(path)
     requests = [
-        (raw, {"Content-Type": "application/json", "X-Hub-Signature-256": signature(raw)}) for raw in bodies
+        (
+            f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(raw)}\r\nX-Hub-Signature-256: {signature(raw)}\r\n\r\n"
+        ).encode()
+        + raw
+        for raw in bodies
     ]
     statuses: dict[int, int] = {}
     latencies: list[float] = []
@@ -194,30 +236,30 @@ def load(url: str, path: Path, concurrency: int, rate: float | None = None) -> d
     async def run() -> float:
         queue = iter(enumerate(requests))
         loop = asyncio.get_running_loop()
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
 
-            async def worker() -> None:
-                for index, (raw, headers) in queue:
-                    if rate:  # open loop: each body leaves at its time, however slow the answers
-                        await asyncio.sleep(max(0.0, begun + index / rate - loop.time()))
-                    # As Meta does, a refused connection or an error answer is sent again.
-                    for attempt in range(5):
-                        started = time.perf_counter()
-                        try:
-                            async with session.post(url, data=raw, headers=headers) as response:
-                                await response.read()
-                                statuses[response.status] = statuses.get(response.status, 0) + 1
-                                latencies.append(time.perf_counter() - started)
-                                if response.status < 500:
-                                    break
-                        except aiohttp.ClientConnectionError:
-                            if attempt == 4:
-                                raise
-                        await asyncio.sleep(0.05)
+        async def worker() -> None:
+            connection = _Connection(parts.hostname, parts.port)
+            for index, request in queue:
+                if rate:  # open loop: each body leaves at its time, however slow the answers
+                    await asyncio.sleep(max(0.0, begun + index / rate - loop.time()))
+                # As Meta does, a refused connection or an error answer is sent again.
+                for attempt in range(5):
+                    started = time.perf_counter()
+                    try:
+                        status = await connection.post(request)
+                        statuses[status] = statuses.get(status, 0) + 1
+                        latencies.append(time.perf_counter() - started)
+                        if status < 500:
+                            break
+                    except ConnectionError:
+                        if attempt == 4:
+                            raise
+                    await asyncio.sleep(0.05)
+            connection.close()
 
-            started, begun = time.time(), loop.time()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            return started
+        started, begun = time.time(), loop.time()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return started
 
     started = asyncio.run(run())
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -441,6 +483,7 @@ def run_variant(
             "intake_app:application",
             "--workers",
             str(args.workers),
+            *(["--worker-class", "gthread", "--threads", str(args.threads)] if args.threads else []),
             "--bind",
             f"127.0.0.1:{port}",
             "--backlog",
@@ -533,6 +576,13 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=10000, help="bodies per variant (default 10000)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1000 bodies")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (both variants)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="gunicorn gthread workers with this many threads each (keep-alive connections); "
+        "default: sync workers (a connection per request)",
+    )
     parser.add_argument("--processors", type=int, default=1, help="wacloud's batch processor processes")
     parser.add_argument("--batch-size", type=int, default=500, help="events per batch")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
