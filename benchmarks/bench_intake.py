@@ -7,10 +7,11 @@ stored AND processed.
   one INSERT, 200), and ``whatsapp_process_webhooks --loop`` processes (batch processing)
   claiming and applying pending events in batches.
 
-A load generator process (raw HTTP/1.1 over asyncio streams) POSTs the same bodies to each: single text messages,
-media messages, single statuses, bodies batching 100 statuses (as Meta does) and copies of
-the fixture corpus (tests/data/webhooks). The run ends when every body is processed (read
-from the database); events/s counts bodies, items/s what they carry. Latency is intake to
+A load generator process (raw HTTP/1.1 over asyncio streams) POSTs the same bodies to
+each: single text messages, media messages, single statuses, bodies batching 100 statuses
+(as Meta does) and copies of the fixture corpus (tests/data/webhooks). The run ends when
+every body is processed (read from the database); events/s counts bodies, items/s what
+they carry. Latency is intake to
 processed (``received_at`` to ``processed_at``). CPU seconds are read from /proc for each
 process group (web workers, processors, load generator, every PostgreSQL process). Nothing
 lost or duplicated is checked after each run: one event per body, every message once,
