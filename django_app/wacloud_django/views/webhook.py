@@ -37,6 +37,7 @@ from ..conf import get_setting, webhook_max_body_bytes
 from ..exceptions import DecryptionError, WebhookValidationFailure
 from ..log_privacy import get_logger
 from ..models import BusinessAccount, WebhookEvent
+from ..services.rows import rows_matching_any
 from ..services.webhook_auth import SIGNATURE_HEADER, Signer, authenticate
 from ..services.webhook_routing import BodyRouting, route_body
 from ..services.webhooks import (
@@ -167,9 +168,9 @@ class WhatsAppWebhookView(View):
         (all the numbers of that WABA). ``None`` for the shared URL."""
         if identifier is None:
             return None
-        accounts = list(BusinessAccount.objects.filter(phone_number_id=identifier))
+        accounts = rows_matching_any(BusinessAccount, phone_number_id=[identifier])
         if not accounts:
-            accounts = list(BusinessAccount.objects.filter(waba_id=identifier).order_by("pk"))
+            accounts = rows_matching_any(BusinessAccount, waba_id=[identifier])
         if not accounts:
             raise Http404(f"No WhatsApp account with phone number id or WABA id {identifier}")
         return accounts
