@@ -19,212 +19,13 @@ const boost::json::object& RawJson::empty() {
 }
 
 namespace webhook_detail {
-namespace {
 
 namespace json = boost::json;
 
-// datetime.max is 9999-12-31T23:59:59Z; later timestamps cannot be represented.
-constexpr std::int64_t kMaxTimestamp = 253402300799;
-
-const char* kind_name(const json::value& value) {
-  switch (value.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-      return "an integer";
-    case json::kind::double_:
-      return "a number";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "an array";
-    case json::kind::object:
-      return "an object";
-  }
-  return "a value";
-}
-
-[[noreturn]] void wrong_type(const json::value& value, const Path& path, const char* expected) {
-  fail(path, std::string("expected ") + expected + ", got " + kind_name(value));
-}
-
-// Looks `key` up; nullptr when it is absent or null.
-const json::value* find(const json::object& parent, std::string_view key) {
-  const json::value* value = parent.if_contains(key);
-  return value == nullptr || value->is_null() ? nullptr : value;
-}
-
-const json::value& require(const json::object& parent, std::string_view key, const Path& path) {
-  const json::value* value = find(parent, key);
-  if (value == nullptr) fail(path, "is missing");
-  return *value;
-}
-
-std::optional<std::int64_t> to_timestamp(const json::value& value, const Path& path) {
-  std::int64_t seconds = -1;
-  if (const std::int64_t* integer = value.if_int64()) {
-    seconds = *integer;
-  } else if (const std::uint64_t* unsigned_integer = value.if_uint64()) {
-    if (*unsigned_integer <= static_cast<std::uint64_t>(kMaxTimestamp)) {
-      seconds = static_cast<std::int64_t>(*unsigned_integer);
-    }
-  } else if (const json::string* text = value.if_string()) {
-    if (text->empty() || text->size() > 12)
-      fail(path, "expected Unix seconds, got \"" + std::string(text->subview()) + "\"");
-    seconds = 0;
-    for (char c : *text) {
-      if (c < '0' || c > '9') {
-        fail(path, "expected Unix seconds, got \"" + std::string(text->subview()) + "\"");
-      }
-      seconds = seconds * 10 + (c - '0');
-    }
-  } else {
-    wrong_type(value, path, "Unix seconds (an integer or a string of digits)");
-  }
-  if (seconds < 0 || seconds > kMaxTimestamp) {
-    fail(path, "timestamp out of range (0 to " + std::to_string(kMaxTimestamp) + ")");
-  }
-  return seconds;
-}
-
-}  // namespace
-
-std::string Path::str() const {
-  std::vector<const Path*> chain;
-  for (const Path* node = this; node->parent != nullptr; node = node->parent) chain.push_back(node);
-  if (chain.empty()) return "$";
-  std::string out;
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-    const Path& node = **it;
-    if (node.is_index) {
-      out += '[' + std::to_string(node.index) + ']';
-    } else {
-      if (!out.empty()) out += '.';
-      out += node.key;
-    }
-  }
-  return out;
-}
-
-void fail(const Path& path, const std::string& message) {
-  throw WebhookPayloadError(path.str(), message);
-}
-
-const json::object& require_object(const json::value& value, const Path& path) {
-  const json::object* object = value.if_object();
-  if (object == nullptr) wrong_type(value, path, "an object");
-  return *object;
-}
-
-const json::object* optional_object(const json::object& parent, std::string_view key,
-                                    const Path& path) {
-  const json::value* value = find(parent, key);
-  if (value == nullptr) return nullptr;
-  return &require_object(*value, path.child(key));
-}
-
-const json::array* optional_array(const json::object& parent, std::string_view key,
-                                  const Path& path) {
-  const json::value* value = find(parent, key);
-  if (value == nullptr) return nullptr;
-  const json::array* array = value->if_array();
-  if (array == nullptr) wrong_type(*value, path.child(key), "an array");
-  return array;
-}
-
-std::optional<std::string> optional_string(const json::object& parent, std::string_view key,
-                                           const Path& path) {
-  const json::value* value = find(parent, key);
-  if (value == nullptr) return std::nullopt;
-  const json::string* text = value->if_string();
-  if (text == nullptr) wrong_type(*value, path.child(key), "a string");
-  return std::string(text->subview());
-}
-
-std::string required_string(const json::object& parent, std::string_view key, const Path& path) {
-  const json::value& value = require(parent, key, path.child(key));
-  const json::string* text = value.if_string();
-  if (text == nullptr) wrong_type(value, path.child(key), "a string");
-  return std::string(text->subview());
-}
-
-std::optional<std::string> optional_id(const json::object& parent, std::string_view key,
-                                       const Path& path) {
-  const json::value* value = find(parent, key);
-  if (value == nullptr) return std::nullopt;
-  if (const json::string* text = value->if_string()) {
-    if (text->empty()) fail(path.child(key), "is empty");
-    return std::string(text->subview());
-  }
-  if (const std::int64_t* integer = value->if_int64()) return std::to_string(*integer);
-  if (const std::uint64_t* integer = value->if_uint64()) return std::to_string(*integer);
-  wrong_type(*value, path.child(key), "an id (a string or an integer)");
-}
-
-std::string required_id(const json::object& parent, std::string_view key, const Path& path) {
-  std::optional<std::string> id = optional_id(parent, key, path);
-  if (!id) fail(path.child(key), "is missing");
-  return *std::move(id);
-}
-
-std::optional<bool> optional_bool(const json::object& parent, std::string_view key,
-                                  const Path& path) {
-  const json::value* value = find(parent, key);
-  if (value == nullptr) return std::nullopt;
-  if (!value->is_bool()) wrong_type(*value, path.child(key), "a boolean");
-  return value->get_bool();
-}
-
-std::optional<std::int64_t> optional_timestamp(const json::object& parent, std::string_view key,
-                                               const Path& path) {
-  const json::value* value = find(parent, key);
-  if (value == nullptr) return std::nullopt;
-  return to_timestamp(*value, path.child(key));
-}
-
-std::int64_t required_timestamp(const json::object& parent, std::string_view key,
-                                const Path& path) {
-  return *to_timestamp(require(parent, key, path.child(key)), path.child(key));
-}
-
-std::vector<ErrorDetail> parse_errors(const json::object& parent, std::string_view key,
-                                      const Path& path) {
-  std::vector<ErrorDetail> errors;
-  const json::array* array = optional_array(parent, key, path);
-  if (array == nullptr) return errors;
-  const Path array_path = path.child(key);
-  errors.reserve(array->size());
-  for (std::size_t i = 0; i < array->size(); ++i) {
-    const Path item_path = array_path.at(i);
-    const json::object& item = require_object((*array)[i], item_path);
-    ErrorDetail error;
-    if (const json::value* code = find(item, "code")) {
-      if (const std::int64_t* integer = code->if_int64()) {
-        error.code = *integer;
-      } else {
-        wrong_type(*code, item_path.child("code"), "an integer");
-      }
-    }
-    error.title = optional_string(item, "title", item_path).value_or("");
-    error.message = optional_string(item, "message", item_path).value_or("");
-    error.href = optional_string(item, "href", item_path).value_or("");
-    if (const json::object* data = optional_object(item, "error_data", item_path)) {
-      error.details = optional_string(*data, "details", item_path.child("error_data")).value_or("");
-    } else {  // the older shape: details beside title, no error_data
-      error.details = optional_string(item, "details", item_path).value_or("");
-    }
-    errors.push_back(std::move(error));
-  }
-  return errors;
-}
-
-Event ChangeScope::event(const json::object& raw_object,
-                         std::optional<std::int64_t> timestamp) const {
-  Event event;
-  event.field = *field;
+Event& ChangeScope::add_event(std::vector<Event>& out, const json::object& raw_object,
+                              std::optional<std::int64_t> timestamp) const {
+  Event& event = out.emplace_back();
+  event.field = field;
   event.waba_id = *waba_id;
   event.phone_number_id = phone_number_id;
   event.display_phone_number = display_phone_number;
@@ -235,49 +36,115 @@ Event ChangeScope::event(const json::object& raw_object,
 
 namespace {
 
-Event parse_status(const json::object& status, const Path& path, const ChangeScope& scope) {
-  StatusUpdate update;
-  update.message_id = required_id(status, "id", path);
-  update.status = required_string(status, "status", path);
-  const std::int64_t timestamp = required_timestamp(status, "timestamp", path);
-  update.recipient_id = optional_string(status, "recipient_id", path);
-  update.recipient_user_id = optional_string(status, "recipient_user_id", path);
+// Room for `more` events, so that they are made in place and never moved.
+void reserve_events(std::vector<Event>& out, std::size_t more) {
+  const std::size_t needed = out.size() + more;
+  if (needed > out.capacity()) out.reserve(std::max(needed, 2 * out.capacity()));
+}
+
+std::size_t size_of(const json::array* array) { return array == nullptr ? 0 : array->size(); }
+
+// True when `key` is there and not null.
+bool holds(const json::object& object, std::string_view key) {
+  const json::value* value = object.if_contains(key);
+  return value != nullptr && !value->is_null();
+}
+
+void parse_status(const json::object& status, const Path& path, const ChangeScope& scope,
+                  std::vector<Event>& out) {
+  enum Key : std::size_t {
+    kId,
+    kStatus,
+    kTimestamp,
+    kRecipientId,
+    kRecipientUserId,
+    kParentRecipientUserId,
+    kRecipientParentUserId,
+    kRecipientType,
+    kRecipientParticipantId,
+    kBizOpaqueCallbackData,
+    kConversation,
+    kPricing,
+    kErrors,
+    kKeyCount
+  };
+  static constexpr std::array<std::string_view, kKeyCount> kKeys = {"id",
+                                                                    "status",
+                                                                    "timestamp",
+                                                                    "recipient_id",
+                                                                    "recipient_user_id",
+                                                                    "parent_recipient_user_id",
+                                                                    "recipient_parent_user_id",
+                                                                    "recipient_type",
+                                                                    "recipient_participant_id",
+                                                                    "biz_opaque_callback_data",
+                                                                    "conversation",
+                                                                    "pricing",
+                                                                    "errors"};
+  const Fields<kKeyCount> fields(status, kKeys);
+  Event& event = scope.add_event(out, status, std::nullopt);
+  StatusUpdate& update = event.data.emplace<StatusUpdate>();
+  update.message_id = required_id(fields[kId], path);
+  update.status = required_string(fields[kStatus], path);
+  event.timestamp = required_timestamp(fields[kTimestamp], path);
+  update.recipient_id = optional_string(fields[kRecipientId], path);
+  update.recipient_user_id = optional_string(fields[kRecipientUserId], path);
   // Meta's BSUID reference spells it parent_recipient_user_id; the other order is read too.
-  update.recipient_parent_user_id = optional_string(status, "parent_recipient_user_id", path);
+  update.recipient_parent_user_id = optional_string(fields[kParentRecipientUserId], path);
   if (!update.recipient_parent_user_id) {
-    update.recipient_parent_user_id = optional_string(status, "recipient_parent_user_id", path);
+    update.recipient_parent_user_id = optional_string(fields[kRecipientParentUserId], path);
   }
-  update.recipient_type = optional_string(status, "recipient_type", path);
-  update.recipient_participant_id = optional_string(status, "recipient_participant_id", path);
-  update.biz_opaque_callback_data = optional_string(status, "biz_opaque_callback_data", path);
-  if (const json::object* conversation = optional_object(status, "conversation", path)) {
+  update.recipient_type = optional_string(fields[kRecipientType], path);
+  update.recipient_participant_id = optional_string(fields[kRecipientParticipantId], path);
+  update.biz_opaque_callback_data = optional_string(fields[kBizOpaqueCallbackData], path);
+  if (const json::object* conversation = optional_object(fields[kConversation], path)) {
+    enum ConversationKey : std::size_t { kConversationId, kExpiration, kOrigin, kConversationKeys };
+    static constexpr std::array<std::string_view, kConversationKeys> kConversationKeyNames = {
+        "id", "expiration_timestamp", "origin"};
+    const Fields<kConversationKeys> conversation_fields(*conversation, kConversationKeyNames);
     const Path conversation_path = path.child("conversation");
-    update.conversation_id = optional_string(*conversation, "id", conversation_path);
+    update.conversation_id =
+        optional_string(conversation_fields[kConversationId], conversation_path);
     update.conversation_expiration =
-        optional_timestamp(*conversation, "expiration_timestamp", conversation_path);
-    if (const json::object* origin = optional_object(*conversation, "origin", conversation_path)) {
+        optional_timestamp(conversation_fields[kExpiration], conversation_path);
+    if (const json::object* origin =
+            optional_object(conversation_fields[kOrigin], conversation_path)) {
       update.conversation_origin =
           optional_string(*origin, "type", conversation_path.child("origin"));
     }
   }
-  if (const json::object* pricing = optional_object(status, "pricing", path)) {
+  if (const json::object* pricing = optional_object(fields[kPricing], path)) {
+    enum PricingKey : std::size_t { kBillable, kModel, kCategory, kType, kPricingKeys };
+    static constexpr std::array<std::string_view, kPricingKeys> kPricingKeyNames = {
+        "billable", "pricing_model", "category", "type"};
+    const Fields<kPricingKeys> pricing_fields(*pricing, kPricingKeyNames);
     const Path pricing_path = path.child("pricing");
-    update.billable = optional_bool(*pricing, "billable", pricing_path);
-    update.pricing_model = optional_string(*pricing, "pricing_model", pricing_path);
-    update.pricing_category = optional_string(*pricing, "category", pricing_path);
-    update.pricing_type = optional_string(*pricing, "type", pricing_path);
+    update.billable = optional_bool(pricing_fields[kBillable], pricing_path);
+    update.pricing_model = optional_string(pricing_fields[kModel], pricing_path);
+    update.pricing_category = optional_string(pricing_fields[kCategory], pricing_path);
+    update.pricing_type = optional_string(pricing_fields[kType], pricing_path);
   }
-  update.errors = parse_errors(status, "errors", path);
+  update.errors = parse_errors(fields[kErrors], path);
   // Group messages: recipient_id is the group, the contact is the participant's.
   const json::object* contact = find_contact(scope, update.recipient_id, update.recipient_user_id);
   if (contact == nullptr && update.recipient_participant_id) {
     contact = find_contact(scope, update.recipient_participant_id, std::nullopt);
   }
   if (contact != nullptr) update.contact = scope.raw(*contact);
-  Event event = scope.event(status, timestamp);
-  event.data = std::move(update);
-  return event;
 }
+
+// The keys of a messages / smb_message_echoes value this parser reads.
+enum ValueKey : std::size_t {
+  kMessages,
+  kMessageEchoes,
+  kStatuses,
+  kContacts,
+  kValueErrors,
+  kValueKeyCount
+};
+constexpr std::array<std::string_view, kValueKeyCount> kValueKeys = {
+    "messages", "message_echoes", "statuses", "contacts", "errors"};
+using ValueFields = Fields<kValueKeyCount>;
 
 // The keys of a messages / smb_message_echoes value this parser understands.
 bool is_known_message_value_key(std::string_view key) {
@@ -290,16 +157,15 @@ bool is_known_message_value_key(std::string_view key) {
   return false;
 }
 
-Event field_update(const json::object& value, const ChangeScope& scope) {
-  Event event = scope.event(value, scope.entry_time);
-  event.data = FieldUpdate{};
-  return event;
+void add_field_update(const json::object& value, const ChangeScope& scope,
+                      std::vector<Event>& out) {
+  scope.add_event(out, value, scope.entry_time).data.emplace<FieldUpdate>();
 }
 
 // An item of messages[], message_echoes[] or statuses[] that could not be read.
 // Its id and timestamp are kept when they are readable on their own.
-Event invalid_item(const json::value& item, const char* kind, const WebhookPayloadError& error,
-                   const Path& path, const ChangeScope& scope) {
+void add_invalid_item(const json::value& item, const char* kind, const WebhookPayloadError& error,
+                      const Path& path, const ChangeScope& scope, std::vector<Event>& out) {
   static const json::object kNotAnObject;  // raw of an item that is not an object
   const json::object* object = item.if_object();
   InvalidItem invalid{kind, error.path(), error.what(), std::nullopt};
@@ -314,9 +180,32 @@ Event invalid_item(const json::value& item, const char* kind, const WebhookPaylo
     } catch (const WebhookPayloadError&) {
     }
   }
-  Event event = scope.event(object != nullptr ? *object : kNotAnObject, timestamp);
-  event.data = std::move(invalid);
-  return event;
+  Event& event = scope.add_event(out, object != nullptr ? *object : kNotAnObject, timestamp);
+  event.data.emplace<InvalidItem>(std::move(invalid));
+}
+
+// Appends an event for each item of `items` (absent: none), which
+// `parse_item(object, path)` reads. An item that cannot be read becomes an
+// InvalidItem in place of what was made of its event, and its neighbours are
+// still read. True when such an item was not an object: no event's raw holds it.
+template <class ParseItem>
+bool parse_items(const json::array* items, const Path& array_path, const char* kind,
+                 const ChangeScope& scope, std::vector<Event>& out, ParseItem parse_item) {
+  if (items == nullptr) return false;
+  bool item_lost = false;
+  for (std::size_t i = 0; i < items->size(); ++i) {
+    const Path item_path = array_path.at(i);
+    const json::value& item = (*items)[i];
+    const std::size_t event_count = out.size();
+    try {
+      parse_item(require_object(item, item_path), item_path);
+    } catch (const WebhookPayloadError& error) {
+      while (out.size() > event_count) out.pop_back();
+      add_invalid_item(item, kind, error, item_path, scope, out);
+      item_lost |= !item.is_object();
+    }
+  }
+  return item_lost;
 }
 
 // The contacts[] entry an event is about (messages: the user; statuses: the recipient).
@@ -388,58 +277,45 @@ bool has_unmodelled_parts(const json::object& value, std::string_view also_known
 
 // A messages-shaped value: its arrays are parsed by key, whatever the field.
 // One unreadable item becomes an InvalidItem; its neighbours are still parsed.
-void parse_message_value(const json::object& value, const Path& path, const ChangeScope& scope,
-                         std::vector<Event>& out) {
+void parse_message_value(const json::object& value, const ValueFields& fields, const Path& path,
+                         const ChangeScope& scope, std::vector<Event>& out) {
   const std::size_t first_event = out.size();
+  const json::array* messages = optional_array(fields[kMessages], path);
+  const json::array* echoes = optional_array(fields[kMessageEchoes], path);
+  const json::array* statuses = optional_array(fields[kStatuses], path);
+  // Even "errors": null makes an event (with no errors).
+  const bool has_errors = fields[kValueErrors].value != nullptr;
+  reserve_events(out, size_of(messages) + size_of(echoes) + size_of(statuses) + has_errors);
   bool item_lost = false;  // an item that is not an object: its raw cannot hold it
-  const std::pair<std::string_view, bool> message_arrays[] = {{"messages", false},
-                                                              {"message_echoes", true}};
-  for (const auto& [key, is_echo] : message_arrays) {
-    if (const json::array* messages = optional_array(value, key, path)) {
-      const Path array_path = path.child(key);
-      for (std::size_t i = 0; i < messages->size(); ++i) {
-        const Path item_path = array_path.at(i);
-        const json::value& item = (*messages)[i];
-        try {
-          out.push_back(parse_message(require_object(item, item_path), item_path, scope, is_echo));
-        } catch (const WebhookPayloadError& error) {
-          out.push_back(
-              invalid_item(item, is_echo ? "message_echo" : "message", error, item_path, scope));
-          item_lost |= !item.is_object();
-        }
-      }
-    }
-  }
-  if (const json::array* statuses = optional_array(value, "statuses", path)) {
-    const Path array_path = path.child("statuses");
-    for (std::size_t i = 0; i < statuses->size(); ++i) {
-      const Path item_path = array_path.at(i);
-      const json::value& item = (*statuses)[i];
-      try {
-        out.push_back(parse_status(require_object(item, item_path), item_path, scope));
-      } catch (const WebhookPayloadError& error) {
-        out.push_back(invalid_item(item, "status", error, item_path, scope));
-        item_lost |= !item.is_object();
-      }
-    }
-  }
+  item_lost |= parse_items(messages, path.child("messages"), "message", scope, out,
+                           [&](const json::object& item, const Path& item_path) {
+                             parse_message(item, item_path, scope, false, out);
+                           });
+  item_lost |= parse_items(echoes, path.child("message_echoes"), "message_echo", scope, out,
+                           [&](const json::object& item, const Path& item_path) {
+                             parse_message(item, item_path, scope, true, out);
+                           });
+  item_lost |= parse_items(statuses, path.child("statuses"), "status", scope, out,
+                           [&](const json::object& item, const Path& item_path) {
+                             parse_status(item, item_path, scope, out);
+                           });
   const bool contacts_lost = scope.contacts != nullptr && !scope.contacts->empty() &&
                              !share_contacts(*scope.contacts, scope, out, first_event);
   for (std::size_t i = first_event; i < out.size(); ++i) adopt_contact_ids(out[i]);
-  if (value.contains("errors")) {
-    WebhookError error{parse_errors(value, "errors", path)};
-    Event event = scope.event(value, scope.entry_time);
-    event.data = std::move(error);
-    out.push_back(std::move(event));
+  if (has_errors) {
+    std::vector<ErrorDetail> errors = parse_errors(fields[kValueErrors], path);
+    scope.add_event(out, value, scope.entry_time)
+        .data.emplace<WebhookError>(WebhookError{std::move(errors)});
   }
   // A value that produced nothing, or holds what no event above carries, is
   // also handed over whole so nothing Meta sends is lost.
   if (out.size() == first_event || item_lost || contacts_lost || has_unmodelled_parts(value)) {
-    out.push_back(field_update(value, scope));
+    add_field_update(value, scope, out);
   }
 }
 
-Event parse_template_status(const json::object& value, const Path& path, const ChangeScope& scope) {
+void parse_template_status(const json::object& value, const Path& path, const ChangeScope& scope,
+                           std::vector<Event>& out) {
   TemplateStatusUpdate update;
   update.template_id = required_id(value, "message_template_id", path);
   update.status = required_string(value, "event", path);
@@ -447,9 +323,8 @@ Event parse_template_status(const json::object& value, const Path& path, const C
   update.language = optional_string(value, "message_template_language", path).value_or("");
   update.reason = optional_string(value, "reason", path);
   update.category = optional_string(value, "message_template_category", path);
-  Event event = scope.event(value, scope.entry_time);
-  event.data = std::move(update);
-  return event;
+  scope.add_event(out, value, scope.entry_time)
+      .data.emplace<TemplateStatusUpdate>(std::move(update));
 }
 
 // A user_id_update value: one event per entry (an unreadable one becomes an
@@ -457,20 +332,12 @@ Event parse_template_status(const json::object& value, const Path& path, const C
 void parse_user_id_update_value(const json::object& value, const Path& path,
                                 const ChangeScope& scope, std::vector<Event>& out) {
   const std::size_t first_event = out.size();
-  bool item_lost = false;
-  if (const json::array* items = optional_array(value, "user_id_update", path)) {
-    const Path array_path = path.child("user_id_update");
-    for (std::size_t i = 0; i < items->size(); ++i) {
-      const Path item_path = array_path.at(i);
-      const json::value& item = (*items)[i];
-      try {
-        out.push_back(parse_user_id_update(require_object(item, item_path), item_path, scope));
-      } catch (const WebhookPayloadError& error) {
-        out.push_back(invalid_item(item, "user_id_update", error, item_path, scope));
-        item_lost |= !item.is_object();
-      }
-    }
-  }
+  const json::array* items = optional_array(value, "user_id_update", path);
+  reserve_events(out, size_of(items));
+  const bool item_lost = parse_items(items, path.child("user_id_update"), "user_id_update", scope,
+                                     out, [&](const json::object& item, const Path& item_path) {
+                                       parse_user_id_update(item, item_path, scope, out);
+                                     });
   bool other_keys = false;  // contacts, statuses, ...: nothing above carries them
   for (const auto& entry : value) {
     const std::string_view key = entry.key();
@@ -478,21 +345,23 @@ void parse_user_id_update_value(const json::object& value, const Path& path,
   }
   if (out.size() == first_event || item_lost || other_keys ||
       has_unmodelled_parts(value, "user_id_update")) {
-    out.push_back(field_update(value, scope));
+    add_field_update(value, scope, out);
   }
 }
 
 // Checks value.contacts once; messages look their sender up in it.
-const json::array* checked_contacts(const json::object& value, const Path& path) {
-  const json::array* contacts = optional_array(value, "contacts", path);
+const json::array* checked_contacts(Field contacts_field, const Path& path) {
+  enum Key : std::size_t { kWaId, kUserId, kProfile, kKeyCount };
+  static constexpr std::array<std::string_view, kKeyCount> kKeys = {"wa_id", "user_id", "profile"};
+  const json::array* contacts = optional_array(contacts_field, path);
   if (contacts == nullptr) return nullptr;
-  const Path array_path = path.child("contacts");
+  const Path array_path = path.child(contacts_field.key);
   for (std::size_t i = 0; i < contacts->size(); ++i) {
     const Path item_path = array_path.at(i);
-    const json::object& contact = require_object((*contacts)[i], item_path);
-    optional_string(contact, "wa_id", item_path);
-    optional_string(contact, "user_id", item_path);
-    if (const json::object* profile = optional_object(contact, "profile", item_path)) {
+    const Fields<kKeyCount> contact(require_object((*contacts)[i], item_path), kKeys);
+    optional_string(contact[kWaId], item_path);
+    optional_string(contact[kUserId], item_path);
+    if (const json::object* profile = optional_object(contact[kProfile], item_path)) {
       optional_string(*profile, "name", item_path.child("profile"));
     }
   }
@@ -501,30 +370,37 @@ const json::array* checked_contacts(const json::object& value, const Path& path)
 
 void parse_change(const json::object& change, const Path& path, ChangeScope& scope,
                   std::vector<Event>& out) {
-  const std::string field = required_string(change, "field", path);
+  enum Key : std::size_t { kField, kValue, kKeyCount };
+  static constexpr std::array<std::string_view, kKeyCount> kKeys = {"field", "value"};
+  const Fields<kKeyCount> fields(change, kKeys);
+  const std::string_view field = required_string_view(fields[kField], path);
   const Path value_path = path.child("value");
-  const json::value* raw_value = change.if_contains("value");
-  if (raw_value == nullptr) fail(value_path, "is missing");
-  const json::object& value = require_object(*raw_value, value_path);
-  scope.field = &field;
+  if (fields[kValue].value == nullptr) fail(value_path, "is missing");
+  const json::object& value = require_object(*fields[kValue].value, value_path);
+  scope.field = field;
   scope.phone_number_id.reset();
   scope.display_phone_number.reset();
   if (const json::object* metadata = optional_object(value, "metadata", value_path)) {
+    enum MetadataKey : std::size_t { kPhoneNumberId, kDisplayPhoneNumber, kMetadataKeys };
+    static constexpr std::array<std::string_view, kMetadataKeys> kMetadataKeyNames = {
+        "phone_number_id", "display_phone_number"};
+    const Fields<kMetadataKeys> ids(*metadata, kMetadataKeyNames);
     const Path metadata_path = value_path.child("metadata");
-    scope.phone_number_id = optional_id(*metadata, "phone_number_id", metadata_path);
-    scope.display_phone_number = optional_string(*metadata, "display_phone_number", metadata_path);
+    scope.phone_number_id = optional_id(ids[kPhoneNumberId], metadata_path);
+    scope.display_phone_number = optional_string(ids[kDisplayPhoneNumber], metadata_path);
   }
   if (field == "messages" || field == "smb_message_echoes") {
-    scope.contacts = checked_contacts(value, value_path);
-    parse_message_value(value, value_path, scope, out);
+    const ValueFields value_fields(value, kValueKeys);
+    scope.contacts = checked_contacts(value_fields[kContacts], value_path);
+    parse_message_value(value, value_fields, value_path, scope, out);
   } else if (field == "user_id_update") {
     parse_user_id_update_value(value, value_path, scope, out);
-  } else if (field == "message_template_status_update" && find(value, "event") != nullptr) {
-    out.push_back(parse_template_status(value, value_path, scope));
+  } else if (field == "message_template_status_update" && holds(value, "event")) {
+    parse_template_status(value, value_path, scope, out);
   } else {
     // Every other field, and template quality updates that Meta's own docs label
     // message_template_status_update (they have no "event"), is handed over whole.
-    out.push_back(field_update(value, scope));
+    add_field_update(value, scope, out);
   }
   scope.contacts = nullptr;
 }
@@ -593,18 +469,36 @@ std::optional<std::string> replace_lone_surrogates(std::string_view body) {
   return text;
 }
 
-std::shared_ptr<const json::value> parse_document(std::string_view body, bool repaired = false) {
+// Bodies up to this size are parsed by their thread's parser, whose working
+// stack then stays allocated for the next body; a larger body's stack is freed
+// with the parser of its own it gets.
+constexpr std::size_t kReusedParserMaxBody = 64 * 1024;
+
+json::parse_options parse_options() {
   json::parse_options options;
   options.max_depth = kWebhookMaxDepth;
+  return options;
+}
+
+std::shared_ptr<const json::value> parse_document(std::string_view body, bool repaired = false) {
   // Parsed trees take about twice the text: one block for most bodies.
   auto document = std::make_shared<Document>(std::max<std::size_t>(1024, 2 * body.size()));
-  // The parser's working stack lives here, not on the heap (its storage_ptr is
-  // only for that stack); the tree goes to the arena through reset().
-  unsigned char scratch[4096];
-  json::parser parser(json::storage_ptr(), options, scratch, sizeof scratch);
+  // The parser's storage_ptr is only for its working stack; the tree goes to
+  // the arena through reset().
+  thread_local json::parser reused_parser(json::storage_ptr(), parse_options());
+  std::optional<json::parser> own_parser;
+  json::parser& parser = body.size() <= kReusedParserMaxBody
+                             ? reused_parser
+                             : own_parser.emplace(json::storage_ptr(), parse_options());
   parser.reset(json::storage_ptr(&document->arena));
   json::error_code error;
   const std::size_t consumed = parser.write(body.data(), body.size(), error);
+  if (error) {
+    // Drops what the parser holds of a partial tree while its arena lives.
+    parser.reset();
+  } else {
+    document->value = parser.release();  // same arena: moved, not copied
+  }
   // A high surrogate escape followed by anything but a backslash is a syntax
   // error to Boost 1.81, not a surrogate error: both are retried when the body
   // holds a lone surrogate escape (failing bodies only: the scan costs nothing
@@ -624,7 +518,6 @@ std::shared_ptr<const json::value> parse_document(std::string_view body, bool re
     throw WebhookPayloadError(
         "$", "not valid JSON (" + error.message() + ") at byte " + std::to_string(consumed));
   }
-  document->value = parser.release();  // same arena: moved, not copied
   const json::value* value = &document->value;
   return std::shared_ptr<const json::value>(std::move(document), value);
 }
@@ -637,25 +530,31 @@ std::vector<Event> parse_webhook(std::string_view body) {
   namespace json = boost::json;
   const std::shared_ptr<const json::value> document = parse_document(body);
   const Path root;
-  const json::object& payload = require_object(*document, root);
+  enum Key : std::size_t { kObject, kEntry, kKeyCount };
+  static constexpr std::array<std::string_view, kKeyCount> kKeys = {"object", "entry"};
+  const Fields<kKeyCount> payload(require_object(*document, root), kKeys);
   // Meta's own example bodies sometimes leave "object" out: only another value is refused.
-  const std::optional<std::string> object = optional_string(payload, "object", root);
+  const std::optional<std::string_view> object = optional_string_view(payload[kObject], root);
   if (object && *object != "whatsapp_business_account") {
-    fail(root.child("object"), "expected \"whatsapp_business_account\", got \"" + *object + "\"");
+    fail(root.child("object"),
+         "expected \"whatsapp_business_account\", got \"" + std::string(*object) + "\"");
   }
-  const json::array* entries = optional_array(payload, "entry", root);
+  const json::array* entries = optional_array(payload[kEntry], root);
   if (entries == nullptr) fail(root.child("entry"), "is missing");
   std::vector<Event> events;
   const Path entries_path = root.child("entry");
   for (std::size_t i = 0; i < entries->size(); ++i) {
+    enum EntryKey : std::size_t { kId, kTime, kChanges, kEntryKeys };
+    static constexpr std::array<std::string_view, kEntryKeys> kEntryKeyNames = {"id", "time",
+                                                                                "changes"};
     const Path entry_path = entries_path.at(i);
-    const json::object& entry = require_object((*entries)[i], entry_path);
-    const std::string waba_id = required_id(entry, "id", entry_path);
+    const Fields<kEntryKeys> entry(require_object((*entries)[i], entry_path), kEntryKeyNames);
+    const std::string waba_id = required_id(entry[kId], entry_path);
     ChangeScope scope;
     scope.document = document;
     scope.waba_id = &waba_id;
-    scope.entry_time = optional_timestamp(entry, "time", entry_path);
-    const json::array* changes = optional_array(entry, "changes", entry_path);
+    scope.entry_time = optional_timestamp(entry[kTime], entry_path);
+    const json::array* changes = optional_array(entry[kChanges], entry_path);
     if (changes == nullptr) fail(entry_path.child("changes"), "is missing");
     const Path changes_path = entry_path.child("changes");
     for (std::size_t j = 0; j < changes->size(); ++j) {

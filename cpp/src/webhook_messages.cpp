@@ -2,8 +2,12 @@
 // content object is read by Meta's `type`; an absent content object is
 // tolerated (Meta sends "interactive" without one when it could not render the
 // reply), an unknown type keeps only its raw JSON.
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <functional>
+#include <iterator>
+#include <utility>
 
 #include "webhook_internal.hpp"
 
@@ -22,15 +26,29 @@ double required_number(const json::object& parent, std::string_view key, const P
 }
 
 MediaRef parse_media(const json::object& media, const Path& path) {
+  enum Key : std::size_t {
+    kId,
+    kMimeType,
+    kSha256,
+    kCaption,
+    kFilename,
+    kUrl,
+    kVoice,
+    kAnimated,
+    kKeyCount
+  };
+  static constexpr std::array<std::string_view, kKeyCount> kKeys = {
+      "id", "mime_type", "sha256", "caption", "filename", "url", "voice", "animated"};
+  const Fields<kKeyCount> fields(media, kKeys);
   MediaRef ref;
-  ref.id = required_id(media, "id", path);
-  ref.mime_type = optional_string(media, "mime_type", path);
-  ref.sha256 = optional_string(media, "sha256", path);
-  ref.caption = optional_string(media, "caption", path);
-  ref.filename = optional_string(media, "filename", path);
-  ref.url = optional_string(media, "url", path);
-  ref.voice = optional_bool(media, "voice", path);
-  ref.animated = optional_bool(media, "animated", path);
+  ref.id = required_id(fields[kId], path);
+  ref.mime_type = optional_string(fields[kMimeType], path);
+  ref.sha256 = optional_string(fields[kSha256], path);
+  ref.caption = optional_string(fields[kCaption], path);
+  ref.filename = optional_string(fields[kFilename], path);
+  ref.url = optional_string(fields[kUrl], path);
+  ref.voice = optional_bool(fields[kVoice], path);
+  ref.animated = optional_bool(fields[kAnimated], path);
   return ref;
 }
 
@@ -72,12 +90,16 @@ InteractiveReply parse_interactive(const json::object& interactive, const Path& 
 
 MessageContext parse_context(const json::object& context, const Path& path,
                              const ChangeScope& scope) {
+  enum Key : std::size_t { kId, kFrom, kForwarded, kFrequentlyForwarded, kProduct, kKeyCount };
+  static constexpr std::array<std::string_view, kKeyCount> kKeys = {
+      "id", "from", "forwarded", "frequently_forwarded", "referred_product"};
+  const Fields<kKeyCount> fields(context, kKeys);
   MessageContext out;
-  out.message_id = optional_string(context, "id", path);
-  out.from_wa_id = optional_string(context, "from", path);
-  out.forwarded = optional_bool(context, "forwarded", path).value_or(false);
-  out.frequently_forwarded = optional_bool(context, "frequently_forwarded", path).value_or(false);
-  if (const json::object* product = optional_object(context, "referred_product", path)) {
+  out.message_id = optional_string(fields[kId], path);
+  out.from_wa_id = optional_string(fields[kFrom], path);
+  out.forwarded = optional_bool(fields[kForwarded], path).value_or(false);
+  out.frequently_forwarded = optional_bool(fields[kFrequentlyForwarded], path).value_or(false);
+  if (const json::object* product = optional_object(fields[kProduct], path)) {
     out.referred_product = scope.raw(*product);
   }
   return out;
@@ -174,33 +196,60 @@ void set_contact(InboundMessage& message, const ChangeScope& scope, const json::
   }
 }
 
-Event parse_message(const json::object& message, const Path& path, const ChangeScope& scope,
-                    bool is_echo) {
-  InboundMessage out;
+void parse_message(const json::object& message, const Path& path, const ChangeScope& scope,
+                   bool is_echo, std::vector<Event>& events) {
+  enum Key : std::size_t {
+    kId,
+    kTimestamp,
+    kType,
+    kFrom,
+    kTo,
+    kFromUserId,
+    kFromParentUserId,
+    kToUserId,
+    kToParentUserId,
+    kGroupId,
+    kContext,
+    kReferral,
+    kErrors,
+    kKeyCount
+  };
+  static constexpr std::array<std::string_view, kKeyCount> kKeys = {"id",
+                                                                    "timestamp",
+                                                                    "type",
+                                                                    "from",
+                                                                    "to",
+                                                                    "from_user_id",
+                                                                    "from_parent_user_id",
+                                                                    "to_user_id",
+                                                                    "to_parent_user_id",
+                                                                    "group_id",
+                                                                    "context",
+                                                                    "referral",
+                                                                    "errors"};
+  const Fields<kKeyCount> fields(message, kKeys);
+  Event& event = scope.add_event(events, message, std::nullopt);
+  InboundMessage& out = std::get<InboundMessage>(event.data);  // a new event's data
   out.is_echo = is_echo;
-  out.message_id = required_id(message, "id", path);
-  const std::int64_t timestamp = required_timestamp(message, "timestamp", path);
-  out.type = required_string(message, "type", path);
+  out.message_id = required_id(fields[kId], path);
+  event.timestamp = required_timestamp(fields[kTimestamp], path);
+  out.type = required_string(fields[kType], path);
   // Neither from nor from_user_id: the sender is unknown, the message is kept.
-  out.from_wa_id = optional_string(message, "from", path);
-  out.to_wa_id = optional_string(message, "to", path);
-  // The business-scoped ids and the group in one pass over the keys: most
-  // messages have none of them, and a lookup for each cost more.
-  for (const auto& item : message) {
-    const std::string_view key = item.key();
-    std::optional<std::string>* field = nullptr;
-    if (key == "from_user_id") {
-      field = &out.from_user_id;
-    } else if (key == "from_parent_user_id") {
-      field = &out.from_parent_user_id;
-    } else if (key == "to_user_id") {
-      field = &out.to_user_id;
-    } else if (key == "to_parent_user_id") {
-      field = &out.to_parent_user_id;
-    } else if (key == "group_id") {
-      field = &out.group_id;
-    }
-    if (field != nullptr) *field = optional_string(message, key, path);
+  out.from_wa_id = optional_string(fields[kFrom], path);
+  out.to_wa_id = optional_string(fields[kTo], path);
+  // The business-scoped ids and the group, read in the body's order (the first
+  // bad one names the error), as they were when found by a pass over the keys.
+  std::pair<Field, std::optional<std::string>*> ids[] = {
+      {fields[kFromUserId], &out.from_user_id},
+      {fields[kFromParentUserId], &out.from_parent_user_id},
+      {fields[kToUserId], &out.to_user_id},
+      {fields[kToParentUserId], &out.to_parent_user_id},
+      {fields[kGroupId], &out.group_id}};
+  std::sort(std::begin(ids), std::end(ids), [](const auto& a, const auto& b) {
+    return std::less<const json::value*>()(a.first.value, b.first.value);
+  });
+  for (const auto& [field, slot] : ids) {
+    if (field.value != nullptr) *slot = optional_string(field, path);
   }
   if (is_echo && !out.to_wa_id && !out.to_user_id) fail(path.child("to"), "is missing");
 
@@ -210,17 +259,13 @@ Event parse_message(const json::object& message, const Path& path, const ChangeS
   if (contact != nullptr) set_contact(out, scope, *contact);
 
   parse_content(message, out.type, path, scope, out);
-  if (const json::object* context = optional_object(message, "context", path)) {
+  if (const json::object* context = optional_object(fields[kContext], path)) {
     out.context = parse_context(*context, path.child("context"), scope);
   }
-  if (const json::object* referral = optional_object(message, "referral", path)) {
+  if (const json::object* referral = optional_object(fields[kReferral], path)) {
     out.referral = scope.raw(*referral);
   }
-  out.errors = parse_errors(message, "errors", path);
-
-  Event event = scope.event(message, timestamp);
-  event.data = std::move(out);
-  return event;
+  out.errors = parse_errors(fields[kErrors], path);
 }
 
 }  // namespace wacloud::webhook_detail

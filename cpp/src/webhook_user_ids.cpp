@@ -10,7 +10,8 @@ namespace json = boost::json;
 
 // One value.user_id_update[] entry: {"wa_id"?, "detail"?, "user_id":
 // {"previous", "current"}, "parent_user_id"?: {...}, "timestamp"}.
-Event parse_user_id_update(const json::object& item, const Path& path, const ChangeScope& scope) {
+void parse_user_id_update(const json::object& item, const Path& path, const ChangeScope& scope,
+                          std::vector<Event>& out) {
   UserIdUpdate update;
   const json::object* ids = optional_object(item, "user_id", path);
   if (ids == nullptr) fail(path.child("user_id"), "is missing");
@@ -25,9 +26,8 @@ Event parse_user_id_update(const json::object& item, const Path& path, const Cha
   update.wa_id = optional_string(item, "wa_id", path);
   update.detail = optional_string(item, "detail", path);
   const std::optional<std::int64_t> timestamp = optional_timestamp(item, "timestamp", path);
-  Event event = scope.event(item, timestamp ? timestamp : scope.entry_time);
-  event.data = std::move(update);
-  return event;
+  scope.add_event(out, item, timestamp ? timestamp : scope.entry_time)
+      .data.emplace<UserIdUpdate>(std::move(update));
 }
 
 // The business-scoped ids of an event's contacts[] entry, where the item
