@@ -1,5 +1,5 @@
-"""The one middleware in front of every route (sandbox/server.py): each failure leaves as Meta's
-error object, whatever raised it, and the control API is never gated. Also the command line's
+"""The gate in front of every route (sandbox/server.py): each failure leaves as Meta's error
+object, whatever raised it, and the control API is never gated. Also the command line's
 garbage-collection setting (a process of its own)."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def test_a_bug_in_a_handler_is_metas_unknown_error_and_the_next_send_works(
     def broken(*args, **kwargs):
         raise RuntimeError("sandbox bug")
 
-    monkeypatch.setattr(core, "accept", broken)
+    monkeypatch.setattr(core, "record_send", broken)
     error = assert_valid_error(graph.text(to=open_window), 1, 400)
     assert error["message"] == "(#1) An unknown error occurred"
     monkeypatch.undo()
@@ -52,3 +52,20 @@ def test_the_command_line_process_collects_less_often_and_freezes_what_it_loaded
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["20000", "True"]
+
+
+def test_an_unknown_path_is_checked_for_a_token_first(graph):
+    reply = graph.request("GET", "/12345/no_such_edge", token="not-a-token")
+    assert_valid_error(reply, 190, 401)
+
+
+def test_an_unknown_control_path_is_metas_unknown_object_without_a_token(graph):
+    error = assert_valid_error(graph.control("GET", "/no_such_thing"), 100, 400)
+    assert error["error_subcode"] == 33
+
+
+def test_a_request_handed_on_to_the_next_route_passes_the_gate_once(graph, wa_sandbox):
+    before = wa_sandbox.graph_requests()
+    # Numeric: the template route sees it first, finds no template and hands it on (node_routes).
+    assert_valid_error(graph.request("GET", "/987654321"), 100, 400)
+    assert wa_sandbox.graph_requests() == before + 1

@@ -88,8 +88,9 @@ class SandboxCore:
         self.tokens = TokenBook(config, self.state.now)
         self.emitter = WebhookEmitter(config, self.state, self.rng)
         self.public_url = f"http://{config.host}:{config.port}"
-        # Per status stage, (due, wamids) in time order; one timer drains them (statuses below).
-        self._stages: tuple[deque[tuple[float, Sequence[str]]], ...] = (deque(), deque(), deque())
+        # Per status stage, (due, message records) in time order; one timer drains them
+        # (statuses below).
+        self._stages: tuple[deque[tuple[float, Sequence[dict[str, Any]]]], ...] = (deque(), deque(), deque())
         self._loop: asyncio.AbstractEventLoop | None = None
         self._status_timer: asyncio.TimerHandle | None = None
         self._status_due = 0.0
@@ -216,12 +217,35 @@ class SandboxCore:
         state.open_conversations[key] = conversation["id"]
         return conversation
 
-    def accept(self, message: OutboundMessage, api_version: str = "v23.0") -> dict[str, Any]:
-        """Accept a validated send, or raise the error Meta would answer with. ``api_version``
-        is the path's version: the status webhooks take their shape from it."""
+    def accept(
+        self, message: OutboundMessage, api_version: str = "v23.0", token_fingerprint: str | None = None
+    ) -> dict[str, Any]:
+        """Accept a validated send, or raise the error Meta would answer with; the answer."""
+        record = self.record_send(message, api_version, token_fingerprint)
+        return self.send_answer(message, record["id"])
+
+    def send_answer(self, message: OutboundMessage, wamid: str) -> dict[str, Any]:
+        """Meta's answer to an accepted send."""
+        answered: dict[str, Any] = {"id": wamid}
+        if message.type == "template":
+            answered["message_status"] = "accepted"  # Meta tells it for template sends only
+        return {
+            "messaging_product": "whatsapp",
+            "contacts": [users.answer_contact(self.state, message)],
+            "messages": [answered],
+        }
+
+    def record_send(
+        self, message: OutboundMessage, api_version: str = "v23.0", token_fingerprint: str | None = None
+    ) -> dict[str, Any]:
+        """Accept a validated send, or raise the error Meta would answer with; the message's
+        record. ``api_version`` is the path's version: the status webhooks take their shape
+        from it. The record keeps ``token_fingerprint``, when given: which token sent it
+        (rotation tests check that)."""
         state = self.state
         now = state.now()
-        users.address_outbound(state, message)  # a send by business-scoped user id
+        if message.user_id is not None:
+            users.address_outbound(state, message)  # a send by business-scoped user id
         category = "service"
         if message.type == "template":
             assert message.template_name is not None and message.template_language is not None
@@ -272,17 +296,12 @@ class SandboxCore:
             "error": None,
             "pending_error": list(failure) if failure else None,
         }
+        if token_fingerprint:
+            record["token_fingerprint"] = token_fingerprint
         state.messages[wamid] = record
         state.dirty = True
-        self._push_stage(0, self.config.sent_after, wamid)
-        answered: dict[str, Any] = {"id": wamid}
-        if message.type == "template":
-            answered["message_status"] = "accepted"  # Meta tells it for template sends only
-        return {
-            "messaging_product": "whatsapp",
-            "contacts": [users.answer_contact(state, message)],
-            "messages": [answered],
-        }
+        self._push_stage(0, self.config.sent_after, record)
+        return record
 
     def mark_read(self, message_id: str) -> dict[str, Any]:
         received = self.state.inbound.get(message_id)
@@ -300,10 +319,12 @@ class SandboxCore:
     # -- status progression -----------------------------------------------------------
     # Each stage has a fixed delay, so its queue is in time order. One timer drains the three
     # queues and the messages that came due together advance as one batch: a send costs a
-    # deque append, a status a few dict operations (no task or timer per message).
-    def _push_stage(self, stage: int, delay: float, wamid: str) -> None:
+    # deque append, a status a few dict operations (no task or timer per message). The queues
+    # hold the records themselves, not their ids: a record leaves ``state.messages`` only when
+    # the state is reset, and that empties the queues too.
+    def _push_stage(self, stage: int, delay: float, message: dict[str, Any]) -> None:
         due = time.monotonic() + delay
-        self._stages[stage].append((due, (wamid,)))
+        self._stages[stage].append((due, (message,)))
         if self._status_timer is None or due < self._status_due:
             self._schedule_statuses()
 
@@ -326,7 +347,7 @@ class SandboxCore:
         now = time.monotonic()
         try:
             for stage, queue in enumerate(self._stages):
-                due: list[str] = []
+                due: list[dict[str, Any]] = []
                 while queue and queue[0][0] <= now:
                     due.extend(queue.popleft()[1])
                 if due:
@@ -334,17 +355,16 @@ class SandboxCore:
         finally:
             self._schedule_statuses()
 
-    def _advance(self, stage: int, wamids: list[str]) -> None:
+    def _advance(self, stage: int, messages: list[dict[str, Any]]) -> None:
         """Move a batch of messages to the stage's status; those that moved go on to the next."""
         state, config = self.state, self.config
         status = STAGES[stage]
         timestamp = int(state.now())
         webhooks = self.emitter.enabled
-        moved: list[str] = []
-        for wamid in wamids:
+        moved: list[dict[str, Any]] = []
+        for message in messages:
             try:
-                message = state.messages.get(wamid)
-                if message is None or message["status"] == "failed":
+                if message["status"] == "failed":
                     continue
                 if stage == 0 and message["pending_error"]:
                     code, details = message["pending_error"]
@@ -355,9 +375,9 @@ class SandboxCore:
                 else:  # set_status without a webhook to send, inlined: three per send
                     message["status"] = status
                     message["statuses"].append({"status": status, "timestamp": timestamp})
-                moved.append(wamid)
+                moved.append(message)
             except Exception:  # one bad record must not stop every later status
-                log.exception("status update for %s failed", wamid)
+                log.exception("status update for %s failed", message.get("id"))
         state.dirty = True
         if stage == 0:
             delay = config.delivered_after - config.sent_after

@@ -12,6 +12,13 @@ from aiohttp import web
 from .graph_errors import unknown_object
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The catch-all route (server.gate_routes), after every other: Graph's unknown-object error.
+NO_ROUTE = "no-route"
+
+
+def ungated(handler: Handler) -> Handler:
+    """A route's own handler, without the gate the server wraps it in (server.gate_routes)."""
+    return getattr(handler, "__wrapped__", handler)
 
 
 async def next_route(request: web.Request, after: Handler | None = None) -> web.StreamResponse:
@@ -22,11 +29,17 @@ async def next_route(request: web.Request, after: Handler | None = None) -> web.
     passed = False
     for resource in request.app.router.resources():
         if not passed:
-            passed = resource is serving if after is None else any(r.handler is after for r in resource)
+            if after is None:
+                passed = resource is serving
+            else:
+                passed = any(ungated(r.handler) is after for r in resource)
             continue
+        if resource.name == NO_ROUTE:
+            break
         match, _allowed = await resource.resolve(request)
         if match is not None:
             match.add_app(request.app)
             request._match_info = match  # the next handler reads its own path variables
-            return await match.handler(request)
+            # The request passed the gate already: its token check and faults happen once.
+            return await ungated(match.handler)(request)
     raise unknown_object(request.match_info.get("node", request.path), request.method)
