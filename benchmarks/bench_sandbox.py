@@ -8,7 +8,9 @@ as aiohttp's floor. The sandbox is measured with Meta's-spec request checking of
 
 The server runs in its own process (one event loop, so one core); the client is a
 separate process driving raw keep-alive sockets, so it costs little. Prints
-requests/s for both and their ratio (the sandbox's cost over aiohttp itself)."""
+requests/s for both and their ratio (the sandbox's cost over aiohttp itself), then the
+paired ratio: the baseline and the sandbox serving at the same time on one core, so the
+machine's other load falls on both alike (the steadier figure on a shared machine)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import json
 import os
 import selectors
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -185,6 +188,51 @@ def pin(process: subprocess.Popen, cpu: int) -> None:
         os.sched_setaffinity(process.pid, {cpu})
 
 
+def paired(rounds: int, seconds: float, connections: int) -> dict[str, list[float]]:
+    """The baseline and the sandbox (checks off, on) serving at the same time, all pinned to
+    core 0, each driven by its own client: requests per server CPU-second of each, round by
+    round. Whatever else loads the machine falls on the three alike, so the ratio taken within
+    a round is far steadier than one of runs taken one after the other."""
+    starts = {
+        "same": lambda port: baseline_app(port, "same"),
+        "off": lambda port: start_sandbox(port, spec_validation=False),
+        "on": lambda port: start_sandbox(port, spec_validation=True),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in starts}
+    for _ in range(rounds):
+        servers: dict[str, tuple[int, subprocess.Popen]] = {}
+        try:
+            for name, start in starts.items():
+                port = free_port()
+                servers[name] = (port, start(port))
+                pin(servers[name][1], 0)
+            for name, (port, _server) in servers.items():
+                wait_until_up(port)
+                if name != "same":
+                    open_windows(port)
+            queues = {name: Queue() for name in servers}
+            before = {name: cpu_seconds(server.pid) for name, (_port, server) in servers.items()}
+            clients = [
+                Process(target=client, args=(port, connections, seconds, queues[name]))
+                for name, (port, _server) in servers.items()
+            ]
+            for worker in clients:
+                worker.start()
+            answered = {name: queue.get() for name, queue in queues.items()}
+            for name, (_port, server) in servers.items():
+                ok, failed, _ = answered[name]
+                if failed:
+                    raise RuntimeError(f"{name}: {failed} requests were not answered 200")
+                rates[name].append(ok / max(cpu_seconds(server.pid) - before[name], 1e-9))
+            for worker in clients:
+                worker.join()
+        finally:
+            for _port, server in servers.values():
+                server.terminate()
+                server.wait()
+    return rates
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -241,6 +289,13 @@ def main() -> int:
               f"   ({run_failed} non-200)")  # fmt: skip
         failed += run_failed
         best = max(best, rps, cpu_rps)
+    rates = paired(max(args.rounds, 3), args.seconds, max(1, args.connections // 2))
+    print(f"paired: baseline and sandbox serving at once on one core, {len(rates['same'])} rounds; "
+          "ratio of requests per server CPU-second within each round")  # fmt: skip
+    for name, label in (("off", "spec validation off"), ("on", "spec validation on ")):
+        ratios = sorted(mine / base for mine, base in zip(rates[name], rates["same"], strict=True))
+        print(f"sandbox, {label}:   median {statistics.median(ratios):.2f}   rounds "
+              + " ".join(f"{ratio:.2f}" for ratio in ratios))  # fmt: skip
     # Wall-clock rates depend on what else the machine runs; CPU-second rates much less.
     print(f"target: 0.8x the baseline; per core, {args.target_rps:.0f} requests/s "
           f"({'met' if best >= args.target_rps else 'not met'})")  # fmt: skip
