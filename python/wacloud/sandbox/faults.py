@@ -1,5 +1,6 @@
-"""Graph request faults, applied as middleware to authenticated Graph requests
-(the control API is never faulted). Webhook faults live in the emitter."""
+"""Graph request faults, applied by the gate around each Graph route (server.graph_gate) to
+authenticated Graph requests (the control API is never faulted). Webhook faults live in the
+emitter."""
 
 from __future__ import annotations
 
