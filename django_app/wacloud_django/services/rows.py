@@ -75,11 +75,10 @@ def rows_matching_any(model: type[M], **columns: Collection[str]) -> list[M]:
         for name, values in columns.items():
             matching |= Q(**{f"{name}__in": list(values)})
         return list(model._default_manager.using(alias).filter(matching).order_by("pk"))
-    fields, converters, sql = _select_statement(model, alias, tuple(columns))
+    names, converters, sql = _select_statement(model, alias, tuple(columns))
     with connection.cursor() as cursor:
         cursor.execute(sql, [list(values) for values in columns.values()])
         rows = cursor.fetchall()
-    names = [field.attname for field in fields]
     found = []
     for row in rows:
         values = list(row)
@@ -93,7 +92,8 @@ def rows_matching_any(model: type[M], **columns: Collection[str]) -> list[M]:
 @lru_cache(maxsize=64)
 def _select_statement(
     model: type[models.Model], alias: str, columns: tuple[str, ...]
-) -> tuple[list[models.Field], list[tuple[int, Any, list]], str]:
+) -> tuple[list[str], list[tuple[int, Any, list]], str]:
+    """The attribute names, converters and SQL of :func:`rows_matching_any`, built once."""
     connection = connections[alias]
     meta, quote = model._meta, connection.ops.quote_name
     fields = list(meta.concrete_fields)
@@ -108,4 +108,4 @@ def _select_statement(
         f"SELECT {', '.join(quote(field.column) for field in fields)} FROM {quote(meta.db_table)} "
         f"WHERE {where} ORDER BY {quote(meta.pk.column)}"
     )
-    return fields, converters, sql
+    return [field.attname for field in fields], converters, sql
