@@ -53,6 +53,9 @@ def test_verify_accepts_python_hmac_signature():
     body = b'{"entry":[{"id":"1"}]}'
     assert verify_signature("s3cret", body, python_signature(b"s3cret", body))
     assert verify_signature(b"s3cret", bytearray(body), python_signature(b"s3cret", body).encode())
+    large = b'{"entry":[{"id":"1","pad":"' + b"x" * 40_000 + b'"}]}'  # checked without the GIL
+    assert verify_signature("s3cret", bytearray(large), python_signature(b"s3cret", large))
+    assert not verify_signature("s3cret", bytearray(large) + b" ", python_signature(b"s3cret", large))
 
 
 @pytest.mark.parametrize(

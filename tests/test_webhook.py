@@ -532,6 +532,17 @@ def test_accepts_str_and_bytearray_and_refuses_other_types():
         webhook.parse(42)
 
 
+def test_large_bodies_of_every_type_parse_alike():
+    # Above 16 KiB the core works with the GIL released, on a copy of a bytearray.
+    body = json.loads(load("message__text.json"))
+    body["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] = "x" * 40_000
+    raw = json.dumps(body).encode()
+    events = webhook.parse(raw)
+    assert events[0].text == "x" * 40_000
+    assert webhook.parse(bytearray(raw)) == webhook.parse(raw.decode()) == events
+    assert _core.webhook_routing(bytearray(raw)) == _core.webhook_routing(raw)
+
+
 def test_strings_decode_like_json_loads():
     message = {
         "from": "1",
