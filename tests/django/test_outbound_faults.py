@@ -115,6 +115,20 @@ def test_a_fresh_claim_means_another_sender_is_at_work(sandbox, queued):
     assert sandbox.sent_messages() == []
 
 
+def test_the_sweep_stand_in_sends_a_claim_left_to_its_lease_under_a_stopped_clock(sandbox, queued):
+    """The race tests' stand-in for the sweep (schedule_support.deliver_left_queued) must send a
+    row whose claim a racing thread could not release, even while their Clock holds time still."""
+    from schedule_support import Clock, deliver_left_queued
+
+    with Clock(timezone.now()) as clock:
+        Message.objects.filter(pk=queued.pk).update(sending_since=clock.now)
+        assert deliver_message(queued.pk).outcome == "in_progress"
+        deliver_left_queued()
+    queued.refresh_from_db()
+    assert queued.status == Message.Status.SENT
+    assert len(sandbox.sent_messages(to=CUSTOMER)) == 1
+
+
 def test_a_stale_claim_handed_to_the_network_means_the_outcome_is_unknown(sandbox, queued):
     claimed = timezone.now() - timedelta(hours=1)
     Message.objects.filter(pk=queued.pk).update(sending_since=claimed, handed_off_at=claimed)
