@@ -107,3 +107,54 @@ def test_update_rows_sets_each_row_and_combines_with_what_is_stored(account):
         2, late + timedelta(days=1), None,
     )  # fmt: skip
     assert (untouched.unread_count, untouched.last_message_at) == (2, late)
+
+
+TRICKY_TEXTS = [
+    'say "hi"', "back\\slash", "\\", '"', "{braces}, commas", "NULL", "", "  spaced  ", "línea\nnueva ✓",
+    "it's", "\\\"mixed\\\"",
+]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_update_rows_stores_every_text_as_given(account):
+    from datetime import datetime, timezone
+
+    from wacloud_django.models import Contact
+    from wacloud_django.services.bulk_sql import update_rows
+
+    contacts = [
+        Contact.objects.create(account=account, wa_id=f"1555100{index:04}")
+        for index in range(len(TRICKY_TEXTS))
+    ]
+    seen = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone.utc)
+    rows = {
+        contact.pk: {"name": text, "last_inbound_at": seen}
+        for contact, text in zip(contacts, TRICKY_TEXTS, strict=True)
+    }
+
+    assert update_rows(Contact, rows, ["name", "last_inbound_at"]) == len(TRICKY_TEXTS)
+
+    stored = {
+        contact.pk: (contact.name, contact.last_inbound_at)
+        for contact in Contact.objects.filter(account=account)
+    }
+    assert [stored[contact.pk] for contact in contacts] == [(text, seen) for text in TRICKY_TEXTS]
+
+
+def test_array_literal_writes_postgresql_text_arrays():
+    from datetime import date, datetime, timezone
+    from enum import IntEnum
+
+    from wacloud_django.models import Message
+    from wacloud_django.services.bulk_sql import array_literal
+
+    class Level(IntEnum):
+        HIGH = 3
+
+    assert array_literal([1, None, Level.HIGH, True, False]) == "{1,NULL,3,t,f}"
+    assert array_literal(['a"b', "c\\d", "NULL", Message.Status.SENT]) == '{"a\\"b","c\\\\d","NULL","sent"}'
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    assert array_literal([moment]) == '{"2026-01-02T03:04:05+00:00"}'
+    assert array_literal([]) == "{}"
+    for other in ([date(2026, 1, 2)], [1, {"a": 1}], [datetime(2026, 1, 2)]):  # left to psycopg
+        assert array_literal(other) is other

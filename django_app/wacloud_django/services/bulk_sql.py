@@ -67,10 +67,10 @@ def _update_chunk(
         # One array per column, unnested into rows: the statement's text is the same for any
         # number of rows, so psycopg neither rescans a long text for thousands of placeholders
         # nor adapts each value as a parameter of its own.
-        params = [[pk.get_db_prep_value(key, connection) for key, _ in rows]]
+        params = [array_literal([pk.get_db_prep_value(key, connection) for key, _ in rows])]
         for field in columns:
             prepare = _prepare_for_postgresql(field)
-            params.append([prepare(values[field.name]) for _, values in rows])
+            params.append(array_literal([prepare(values[field.name]) for _, values in rows]))
         arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in (pk, *columns))
         source = f"SELECT * FROM unnest({arrays}) AS u ({', '.join(names)})"
     else:
@@ -101,6 +101,30 @@ def _update_chunk(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def array_literal(values: list[Any]) -> str | list[Any]:
+    """PostgreSQL's text form of the one-dimensional array ``values`` (``{1,NULL,"a\\"b"}``),
+    for a parameter cast to an array type, when every value is None, a bool, an int, a str or
+    an aware datetime; else ``values`` as they are, for psycopg to adapt. psycopg writes an
+    array value by value, escaping each with a regular expression: for the arrays of a batch
+    of statuses that was a tenth of the processor's CPU; the literal is one string to quote."""
+    parts = []
+    for value in values:
+        if value is None:
+            parts.append("NULL")
+        elif value is True or value is False:
+            parts.append("t" if value else "f")
+        elif isinstance(value, int):
+            parts.append(int.__repr__(value))  # an IntEnum's digits, not its name
+        elif isinstance(value, str):
+            # Inside double quotes only the quote and the backslash are special.
+            parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif isinstance(value, datetime) and value.tzinfo is not None:
+            parts.append('"' + value.isoformat() + '"')
+        else:
+            return values
+    return "{" + ",".join(parts) + "}"
 
 
 def _prepare_for_postgresql(field: models.Field) -> Callable[[Any], Any]:
