@@ -158,3 +158,77 @@ def test_the_socket_refuses_another_sites_origin(layer, sandbox):
             "type": "websocket.close",
             "code": 4403,
         }
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["one body at a time", "batch processing"])
+def test_a_burst_of_statuses_reaches_the_socket_whole_and_in_order(
+    layer, sandbox, account, post_webhook, settings, batch
+):
+    """250 statuses in one body: more than the layer holds for a channel (100 messages) when
+    each event is a message of its own; published together, every one arrives, in order."""
+    from wacloud_test_helpers import USER, envelope
+
+    from wacloud_django.models import Contact, Message
+    from wacloud_django.services.webhook_batch import drain
+
+    viewer = member(account.organization, "viewer")
+    contact = Contact.objects.create(account=account, wa_id=USER)
+    messages = [
+        Message.objects.create(
+            account=account,
+            contact=contact,
+            direction="outbound",
+            type="text",
+            status="sent",
+            wamid=f"wamid.burst{index:03}",
+        )
+        for index in range(250)
+    ]
+    statuses = [
+        {"id": message.wamid, "status": "delivered", "timestamp": "1697043300", "recipient_id": USER}
+        for message in messages
+    ]
+    if batch:
+        settings.WACLOUD = {**settings.WACLOUD, "WEBHOOK_BATCH": {"ENABLED": True, "DRAIN": "command"}}
+
+    async def run() -> None:
+        communicator = socket(viewer)
+        assert (await opened(communicator))["type"] == "websocket.accept"
+        assert (await sync_to_async(post_webhook)(envelope({"statuses": statuses}))).status_code == 200
+        if batch:
+            await sync_to_async(drain)()
+        received = [await event(communicator) for _ in messages]
+        assert [item["message"] for item in received] == [message.pk for message in messages]
+        assert {item["status"] for item in received} == {"delivered"}
+        assert await communicator.receive_nothing(timeout=0.2)
+        await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+
+    async_to_sync(run)()
+
+
+def test_events_published_together_go_out_per_organization_in_chunks(monkeypatch, caplog):
+    from wacloud_django.services import live_updates
+
+    sent = []
+
+    class Layer:
+        async def group_send(self, group: str, message: dict) -> None:
+            if group == live_updates.group_name(1):
+                raise RuntimeError("redis is down")
+            sent.append((group, message["type"], [item["n"] for item in message["events"]]))
+
+    monkeypatch.setattr(live_updates, "_channel_layer", Layer)
+    with live_updates.publishing_together():
+        assert all(live_updates.publish(2, {"n": n}) for n in range(250))
+        assert live_updates.publish(1, {"n": -1})
+        with live_updates.publishing_together():  # nested: sent with the outer block
+            live_updates.publish(3, {"n": 0})
+        assert sent == []
+    two, three = live_updates.group_name(2), live_updates.group_name(3)
+    assert sent == [
+        (two, "inbox.events", list(range(100))),
+        (two, "inbox.events", list(range(100, 200))),
+        (two, "inbox.events", list(range(200, 250))),
+        (three, "inbox.events", [0]),
+    ]
+    assert "redis is down" in caplog.text  # and organization 1's failure stopped none of the others

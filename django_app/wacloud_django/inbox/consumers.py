@@ -45,3 +45,8 @@ class InboxConsumer(JsonWebsocketConsumer):
 
     def inbox_event(self, message: dict[str, Any]) -> None:
         self.send_json(message["event"])
+
+    def inbox_events(self, message: dict[str, Any]) -> None:
+        """Events published together (services/live_updates.py): one frame each, in order."""
+        for event in message["events"]:
+            self.send_json(event)

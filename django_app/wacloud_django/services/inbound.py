@@ -37,6 +37,7 @@ from . import contact_identity
 from .accounts import client_for_account, ensure_account
 from .field_updates import apply_field_update, apply_template_status
 from .flows import announce_completion
+from .live_updates import publishing_together
 from .rows import insert_or_get
 from .statuses import apply_pending_statuses, record_status_update, send_signal, send_signal_on_commit
 from .webhook_auth import Signer
@@ -94,6 +95,11 @@ def process_webhook_event(event_id: int, *, force: bool = False) -> WebhookEvent
 
     A body the parser refuses marks the event failed for good. ``force`` reprocesses
     an event whatever its status."""
+    with publishing_together():  # the inbox's live events of the body, sent together
+        return _process_webhook_event(event_id, force)
+
+
+def _process_webhook_event(event_id: int, force: bool) -> WebhookEvent:
     try:
         with transaction.atomic():
             event = _claim(event_id, force)

@@ -37,6 +37,7 @@ from ..models import WebhookEvent
 from .batch_apply import applies_together, apply_together
 from .batch_scope import batch_scope
 from .inbound import _TRANSIENT_DB_ERRORS, process_claimed_event, signal_processing_failed, storable_body
+from .live_updates import publishing_together
 
 logger = get_logger("wacloud.webhook")
 
@@ -151,8 +152,9 @@ def process_batch(limit: int | None = None) -> dict[str, int]:
     again) and is raised."""
     limit = limit or batch_settings().size
     failed: list[tuple[WebhookEvent, Exception]] = []
-    # The receivers of the batch's signals (run by the commit) share their look-ups.
-    with batch_scope(), transaction.atomic():
+    # The receivers of the batch's signals (run by the commit) share their look-ups, and the
+    # inbox's live events go out together after them.
+    with publishing_together(), batch_scope(), transaction.atomic():
         events = claim_events(limit)
         if not events:
             return {}
