@@ -300,13 +300,14 @@ def _processes() -> list[tuple[int, int, str]]:
 
 def cpu_by_group(web: int, processors: list[int]) -> dict[str, float]:
     """CPU seconds so far of the web server (master and workers), the processors and every
-    PostgreSQL process (other databases' work included: the machine is shared)."""
+    PostgreSQL and Redis process (other databases' work included: the machine is shared)."""
     listed = _processes()
     workers = [pid for pid, parent, _ in listed if parent == web]
     return {
         "web": sum(_cpu_seconds(pid) for pid in [web, *workers]),
         "processors": sum(_cpu_seconds(pid) for pid in processors),
         "postgres": sum(_cpu_seconds(pid) for pid, _, comm in listed if comm.startswith("postgres")),
+        "redis": sum(_cpu_seconds(pid) for pid, _, comm in listed if comm.startswith("redis-server")),
     }
 
 
@@ -474,6 +475,7 @@ def run_variant(
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
         "DJANGO_SETTINGS_MODULE": "intake_app",
         "BENCH_BATCH_SIZE": str(args.batch_size),
+        "BENCH_LIVE_UPDATES": "redis" if args.live_updates else "",
     }
     port = _free_port()
     web = subprocess.Popen(
@@ -592,6 +594,12 @@ def main() -> int:
         type=float,
         help="bodies per second, sent on schedule (latency at a given load); default: flat out",
     )
+    parser.add_argument(
+        "--live-updates",
+        action="store_true",
+        help="wacloud pushes the inbox's live events to a Redis channel layer (channels-redis, "
+        "WACLOUD_BENCH_REDIS_URL), as a deployment with the web inbox does; Redis's CPU is counted",
+    )
     parser.add_argument("--variants", default="baseline,wacloud", help=argparse.SUPPRESS)
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--bodies", help=argparse.SUPPRESS)
@@ -620,18 +628,18 @@ def main() -> int:
         f"Webhooks end to end on PostgreSQL: {count} signed bodies ({items} items: messages, media, statuses "
         f"alone and {STATUS_BATCH} per body, the fixture corpus) through gunicorn ({args.workers} workers, "
         f"{args.concurrency} requests in flight, {f'{args.rate:g} bodies/s' if args.rate else 'flat out'}); "
-        f"wacloud drained by {args.processors} batch processor(s), batches of {args.batch_size}. "
+        f"wacloud drained by {args.processors} batch processor(s), batches of {args.batch_size}"
+        f"{', live updates to Redis' if args.live_updates else ''}. "
         f"{os.cpu_count()} CPUs."
     )
+    counted = ["web", "processors", "load generator", "postgres", *(["redis"] if args.live_updates else [])]
     print(
-        f"{'':10} {'events/s':>9} {'items/s':>9} {'p50 s':>7} {'p99 s':>7}   CPU s: web / processors / load "
-        "generator / postgres (machine busy)   load average"
+        f"{'':10} {'events/s':>9} {'items/s':>9} {'p50 s':>7} {'p99 s':>7}   CPU s: {' / '.join(counted)} "
+        "(machine busy)   load average"
     )
     for name, result in results.items():
         cpu, seconds = result["cpu"], result["seconds"]
-        groups = " / ".join(
-            f"{cpu[group]:.1f}" for group in ("web", "processors", "load generator", "postgres")
-        )
+        groups = " / ".join(f"{cpu[group]:.1f}" for group in counted)
         busy = f"({result['machine_busy']:.1f} of {os.cpu_count() * seconds:.1f})"
         print(
             f"{name:10} {result['events_per_s']:9.0f} {items / seconds:9.0f} {result['p50']:7.2f} "

@@ -48,6 +48,15 @@ WACLOUD = {
 }
 
 
+if os.environ.get("BENCH_LIVE_UPDATES") == "redis":  # bench_intake.py --live-updates
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [os.environ.get("WACLOUD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")]},
+        }
+    }
+
+
 def _urls():
     from django.urls import include, path
     from webhook_baseline import baseline_view
