@@ -110,7 +110,7 @@ void parse_status(const json::object& status, const Path& path, const ChangeScop
     if (const json::object* origin =
             optional_object(conversation_fields[kOrigin], conversation_path)) {
       update.conversation_origin =
-          optional_string(*origin, "type", conversation_path.child("origin"));
+          optional_string({*origin, "type"}, conversation_path.child("origin"));
     }
   }
   if (const json::object* pricing = optional_object(fields[kPricing], path)) {
@@ -172,11 +172,11 @@ void add_invalid_item(const json::value& item, const char* kind, const WebhookPa
   std::optional<std::int64_t> timestamp;
   if (object != nullptr) {
     try {
-      invalid.item_id = optional_id(*object, "id", path);
+      invalid.item_id = optional_id({*object, "id"}, path);
     } catch (const WebhookPayloadError&) {
     }
     try {
-      timestamp = optional_timestamp(*object, "timestamp", path);
+      timestamp = optional_timestamp({*object, "timestamp"}, path);
     } catch (const WebhookPayloadError&) {
     }
   }
@@ -317,12 +317,12 @@ void parse_message_value(const json::object& value, const ValueFields& fields, c
 void parse_template_status(const json::object& value, const Path& path, const ChangeScope& scope,
                            std::vector<Event>& out) {
   TemplateStatusUpdate update;
-  update.template_id = required_id(value, "message_template_id", path);
-  update.status = required_string(value, "event", path);
-  update.template_name = optional_string(value, "message_template_name", path).value_or("");
-  update.language = optional_string(value, "message_template_language", path).value_or("");
-  update.reason = optional_string(value, "reason", path);
-  update.category = optional_string(value, "message_template_category", path);
+  update.template_id = required_id({value, "message_template_id"}, path);
+  update.status = required_string({value, "event"}, path);
+  update.template_name = optional_string({value, "message_template_name"}, path).value_or("");
+  update.language = optional_string({value, "message_template_language"}, path).value_or("");
+  update.reason = optional_string({value, "reason"}, path);
+  update.category = optional_string({value, "message_template_category"}, path);
   scope.add_event(out, value, scope.entry_time)
       .data.emplace<TemplateStatusUpdate>(std::move(update));
 }
@@ -332,7 +332,7 @@ void parse_template_status(const json::object& value, const Path& path, const Ch
 void parse_user_id_update_value(const json::object& value, const Path& path,
                                 const ChangeScope& scope, std::vector<Event>& out) {
   const std::size_t first_event = out.size();
-  const json::array* items = optional_array(value, "user_id_update", path);
+  const json::array* items = optional_array({value, "user_id_update"}, path);
   reserve_events(out, size_of(items));
   const bool item_lost = parse_items(items, path.child("user_id_update"), "user_id_update", scope,
                                      out, [&](const json::object& item, const Path& item_path) {
@@ -362,7 +362,7 @@ const json::array* checked_contacts(Field contacts_field, const Path& path) {
     optional_string(contact[kWaId], item_path);
     optional_string(contact[kUserId], item_path);
     if (const json::object* profile = optional_object(contact[kProfile], item_path)) {
-      optional_string(*profile, "name", item_path.child("profile"));
+      optional_string({*profile, "name"}, item_path.child("profile"));
     }
   }
   return contacts;
@@ -380,7 +380,7 @@ void parse_change(const json::object& change, const Path& path, ChangeScope& sco
   scope.field = field;
   scope.phone_number_id.reset();
   scope.display_phone_number.reset();
-  if (const json::object* metadata = optional_object(value, "metadata", value_path)) {
+  if (const json::object* metadata = optional_object({value, "metadata"}, value_path)) {
     enum MetadataKey : std::size_t { kPhoneNumberId, kDisplayPhoneNumber, kMetadataKeys };
     static constexpr std::array<std::string_view, kMetadataKeys> kMetadataKeyNames = {
         "phone_number_id", "display_phone_number"};

@@ -207,7 +207,8 @@ std::vector<ErrorDetail> parse_errors(Field field, const Path& path) {
     error.message = optional_string(item[kMessage], item_path).value_or("");
     error.href = optional_string(item[kHref], item_path).value_or("");
     if (const json::object* data = optional_object(item[kErrorData], item_path)) {
-      error.details = optional_string(*data, "details", item_path.child("error_data")).value_or("");
+      error.details =
+          optional_string({*data, "details"}, item_path.child("error_data")).value_or("");
     } else {  // the older shape: details beside title, no error_data
       error.details = optional_string(item[kDetails], item_path).value_or("");
     }

@@ -34,14 +34,19 @@ struct Path {
 
 [[noreturn]] void fail(const Path& path, const std::string& message);
 
+struct Field;
+Field find_field(const boost::json::object& parent, std::string_view key);
+
 // A key's value in an object, nullptr when the key is absent. The readers
-// below count JSON null as absent too.
+// below count JSON null as absent too. `{object, "key"}` looks the key up.
 struct Field {
+  Field(const boost::json::value* found, std::string_view name) : value(found), key(name) {}
+  Field(const boost::json::object& parent, std::string_view name)
+      : Field(find_field(parent, name)) {}
+
   const boost::json::value* value = nullptr;
   std::string_view key;
 };
-
-Field find_field(const boost::json::object& parent, std::string_view key);
 
 // The fields of an object named in `keys` (a static table; callers name its
 // entries with an enum in the same order), found in one pass over its entries.
@@ -73,7 +78,7 @@ class Fields {
 
 // Field readers. A missing field or JSON null counts as absent; any other
 // wrong JSON type throws WebhookPayloadError at the field's path (`path` is the
-// object's). Each reads a field already found, or looks `key` up in `parent`.
+// object's). Each reads a field already found, or `{parent, "key"}` to look it up.
 const boost::json::object* optional_object(Field field, const Path& path);
 const boost::json::array* optional_array(Field field, const Path& path);
 std::optional<std::string> optional_string(Field field, const Path& path);
@@ -89,42 +94,6 @@ std::optional<bool> optional_bool(Field field, const Path& path);
 std::optional<std::int64_t> optional_timestamp(Field field, const Path& path);
 std::int64_t required_timestamp(Field field, const Path& path);
 
-inline const boost::json::object* optional_object(const boost::json::object& parent,
-                                                  std::string_view key, const Path& path) {
-  return optional_object(find_field(parent, key), path);
-}
-inline const boost::json::array* optional_array(const boost::json::object& parent,
-                                                std::string_view key, const Path& path) {
-  return optional_array(find_field(parent, key), path);
-}
-inline std::optional<std::string> optional_string(const boost::json::object& parent,
-                                                  std::string_view key, const Path& path) {
-  return optional_string(find_field(parent, key), path);
-}
-inline std::string required_string(const boost::json::object& parent, std::string_view key,
-                                   const Path& path) {
-  return required_string(find_field(parent, key), path);
-}
-inline std::optional<std::string> optional_id(const boost::json::object& parent,
-                                              std::string_view key, const Path& path) {
-  return optional_id(find_field(parent, key), path);
-}
-inline std::string required_id(const boost::json::object& parent, std::string_view key,
-                               const Path& path) {
-  return required_id(find_field(parent, key), path);
-}
-inline std::optional<bool> optional_bool(const boost::json::object& parent, std::string_view key,
-                                         const Path& path) {
-  return optional_bool(find_field(parent, key), path);
-}
-inline std::optional<std::int64_t> optional_timestamp(const boost::json::object& parent,
-                                                      std::string_view key, const Path& path) {
-  return optional_timestamp(find_field(parent, key), path);
-}
-inline std::int64_t required_timestamp(const boost::json::object& parent, std::string_view key,
-                                       const Path& path) {
-  return required_timestamp(find_field(parent, key), path);
-}
 const boost::json::object& require_object(const boost::json::value& value, const Path& path);
 
 // The `errors` array `field` holds (empty when it is absent).

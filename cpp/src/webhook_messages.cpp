@@ -56,34 +56,34 @@ Location parse_location(const json::object& location, const Path& path) {
   Location out;
   out.latitude = required_number(location, "latitude", path);
   out.longitude = required_number(location, "longitude", path);
-  out.name = optional_string(location, "name", path);
-  out.address = optional_string(location, "address", path);
-  out.url = optional_string(location, "url", path);
+  out.name = optional_string({location, "name"}, path);
+  out.address = optional_string({location, "address"}, path);
+  out.url = optional_string({location, "url"}, path);
   return out;
 }
 
 InteractiveReply parse_interactive(const json::object& interactive, const Path& path,
                                    const ChangeScope& scope) {
   InteractiveReply reply;
-  reply.type = required_string(interactive, "type", path);
+  reply.type = required_string({interactive, "type"}, path);
   // Every kind keeps its own object in `content`; the kinds whose shape Meta
   // documents also get typed fields.
-  const json::object* content = optional_object(interactive, reply.type, path);
+  const json::object* content = optional_object({interactive, reply.type}, path);
   if (content == nullptr) return reply;
   reply.content = scope.raw(*content);
   const Path content_path = path.child(reply.type);
   if (reply.type == "button_reply" || reply.type == "list_reply") {
-    reply.id = optional_string(*content, "id", content_path);
-    reply.title = optional_string(*content, "title", content_path);
-    reply.description = optional_string(*content, "description", content_path);
+    reply.id = optional_string({*content, "id"}, content_path);
+    reply.title = optional_string({*content, "title"}, content_path);
+    reply.description = optional_string({*content, "description"}, content_path);
   } else if (reply.type == "nfm_reply") {
-    reply.response_json = optional_string(*content, "response_json", content_path);
-    reply.body = optional_string(*content, "body", content_path);
-    reply.name = optional_string(*content, "name", content_path);
+    reply.response_json = optional_string({*content, "response_json"}, content_path);
+    reply.body = optional_string({*content, "body"}, content_path);
+    reply.name = optional_string({*content, "name"}, content_path);
   } else if (reply.type == "call_permission_reply") {
-    reply.response = optional_string(*content, "response", content_path);
-    reply.response_source = optional_string(*content, "response_source", content_path);
-    reply.expiration = optional_timestamp(*content, "expiration_timestamp", content_path);
+    reply.response = optional_string({*content, "response"}, content_path);
+    reply.response_source = optional_string({*content, "response_source"}, content_path);
+    reply.expiration = optional_timestamp({*content, "expiration_timestamp"}, content_path);
   }
   return reply;
 }
@@ -113,7 +113,7 @@ void parse_content(const json::object& message, const std::string& type, const P
   if (raw_content == nullptr || raw_content->is_null()) return;
   const Path content_path = path.child(type);
   if (type == "contacts") {
-    const json::array* cards = optional_array(message, type, path);
+    const json::array* cards = optional_array({message, type}, path);
     out.contacts.reserve(cards->size());
     for (std::size_t i = 0; i < cards->size(); ++i) {
       out.contacts.push_back(scope.raw(require_object((*cards)[i], content_path.at(i))));
@@ -122,7 +122,7 @@ void parse_content(const json::object& message, const std::string& type, const P
   }
   const json::object& content = require_object(*raw_content, content_path);
   if (type == "text") {
-    out.text = optional_string(content, "body", content_path);
+    out.text = optional_string({content, "body"}, content_path);
   } else if (type == "image" || type == "audio" || type == "video" || type == "document" ||
              type == "sticker") {
     out.media = parse_media(content, content_path);
@@ -131,12 +131,12 @@ void parse_content(const json::object& message, const std::string& type, const P
   } else if (type == "interactive") {
     out.interactive = parse_interactive(content, content_path, scope);
   } else if (type == "button") {
-    out.button = ButtonReply{optional_string(content, "payload", content_path),
-                             optional_string(content, "text", content_path)};
+    out.button = ButtonReply{optional_string({content, "payload"}, content_path),
+                             optional_string({content, "text"}, content_path)};
   } else if (type == "reaction") {
     Reaction reaction;
-    reaction.message_id = required_id(content, "message_id", content_path);
-    reaction.emoji = optional_string(content, "emoji", content_path);
+    reaction.message_id = required_id({content, "message_id"}, content_path);
+    reaction.emoji = optional_string({content, "emoji"}, content_path);
     if (reaction.emoji && reaction.emoji->empty()) reaction.emoji.reset();  // "" means removed
     out.reaction = std::move(reaction);
   } else if (type == "order") {
@@ -144,19 +144,19 @@ void parse_content(const json::object& message, const std::string& type, const P
   } else if (type == "system") {
     out.system = scope.raw(content);
   } else if (type == "unsupported") {
-    out.unsupported_type = optional_string(content, "type", content_path);
+    out.unsupported_type = optional_string({content, "type"}, content_path);
   } else if (type == "revoke") {
-    out.original_message_id = required_id(content, "original_message_id", content_path);
+    out.original_message_id = required_id({content, "original_message_id"}, content_path);
   } else if (type == "edit") {
-    out.original_message_id = required_id(content, "original_message_id", content_path);
-    if (const json::object* edited = optional_object(content, "message", content_path)) {
+    out.original_message_id = required_id({content, "original_message_id"}, content_path);
+    if (const json::object* edited = optional_object({content, "message"}, content_path)) {
       const Path edited_path = content_path.child("message");
-      std::optional<std::string> edited_type = optional_string(*edited, "type", edited_path);
+      std::optional<std::string> edited_type = optional_string({*edited, "type"}, edited_path);
       if (edited_type && *edited_type != "edit") {  // an edit never nests another one
         parse_content(*edited, *edited_type, edited_path, scope, out);
       }
       out.edited_type = std::move(edited_type);
-      if (const json::object* context = optional_object(*edited, "context", edited_path)) {
+      if (const json::object* context = optional_object({*edited, "context"}, edited_path)) {
         out.context = parse_context(*context, edited_path.child("context"), scope);
       }
     }

@@ -13,19 +13,19 @@ namespace json = boost::json;
 void parse_user_id_update(const json::object& item, const Path& path, const ChangeScope& scope,
                           std::vector<Event>& out) {
   UserIdUpdate update;
-  const json::object* ids = optional_object(item, "user_id", path);
+  const json::object* ids = optional_object({item, "user_id"}, path);
   if (ids == nullptr) fail(path.child("user_id"), "is missing");
   const Path ids_path = path.child("user_id");
-  update.previous_user_id = required_string(*ids, "previous", ids_path);
-  update.user_id = required_string(*ids, "current", ids_path);
-  if (const json::object* parents = optional_object(item, "parent_user_id", path)) {
+  update.previous_user_id = required_string({*ids, "previous"}, ids_path);
+  update.user_id = required_string({*ids, "current"}, ids_path);
+  if (const json::object* parents = optional_object({item, "parent_user_id"}, path)) {
     const Path parents_path = path.child("parent_user_id");
-    update.previous_parent_user_id = optional_string(*parents, "previous", parents_path);
-    update.parent_user_id = optional_string(*parents, "current", parents_path);
+    update.previous_parent_user_id = optional_string({*parents, "previous"}, parents_path);
+    update.parent_user_id = optional_string({*parents, "current"}, parents_path);
   }
-  update.wa_id = optional_string(item, "wa_id", path);
-  update.detail = optional_string(item, "detail", path);
-  const std::optional<std::int64_t> timestamp = optional_timestamp(item, "timestamp", path);
+  update.wa_id = optional_string({item, "wa_id"}, path);
+  update.detail = optional_string({item, "detail"}, path);
+  const std::optional<std::int64_t> timestamp = optional_timestamp({item, "timestamp"}, path);
   scope.add_event(out, item, timestamp ? timestamp : scope.entry_time)
       .data.emplace<UserIdUpdate>(std::move(update));
 }
