@@ -173,17 +173,10 @@ def test_a_burst_of_statuses_reaches_the_socket_whole_and_in_order(
 
     viewer = member(account.organization, "viewer")
     contact = Contact.objects.create(account=account, wa_id=USER)
-    messages = [
-        Message.objects.create(
-            account=account,
-            contact=contact,
-            direction="outbound",
-            type="text",
-            status="sent",
-            wamid=f"wamid.burst{index:03}",
-        )
-        for index in range(250)
-    ]
+    sent = {"account": account, "contact": contact, "direction": "outbound", "type": "text", "status": "sent"}
+    messages = Message.objects.bulk_create(
+        Message(**sent, wamid=f"wamid.burst{index:03}") for index in range(250)
+    )
     statuses = [
         {"id": message.wamid, "status": "delivered", "timestamp": "1697043300", "recipient_id": USER}
         for message in messages
