@@ -114,11 +114,12 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
 
 
 async def serve(config: SandboxConfig) -> None:
-    from .server import Server, tune_gc_for_serving  # aiohttp only when actually serving
+    from .server import Server, tune_gc_for_serving, tune_malloc_for_serving  # aiohttp only when serving
 
     server = Server(config)
     await server.start()
     tune_gc_for_serving()
+    tune_malloc_for_serving()
     print(
         f"wacloud sandbox on {server.core.public_url} (control API: {server.core.public_url}/_sandbox)",
         flush=True,
