@@ -178,7 +178,7 @@ def tune_malloc_for_serving() -> bool:
     the heap. glibc only (``mallopt``); elsewhere nothing changes and False is returned."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # not glibc; Windows has no CDLL(None)
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
