@@ -1,6 +1,7 @@
 """Live updates in a real browser, over the inbox's WebSocket: with polling set to once an
 hour, a customer's message appears in the open chat and in the conversation list, and a
-reply's ticks change, without a reload. Without a socket the pages fall back to polling."""
+reply's ticks change, without a reload; a message pushed before the page's socket opened is
+caught up when it opens. Without a socket the pages fall back to polling."""
 
 from __future__ import annotations
 
@@ -75,6 +76,52 @@ def test_pushes_update_the_chat_and_the_list_without_polling(
 
     for page in (listing, chat):
         assert page.evaluate("window.notReloaded") is True
+
+
+# Holds back every WebSocket the page opens until window.openSockets() is called.
+GATED_SOCKETS = """
+(() => {
+  const RealSocket = window.WebSocket;
+  let open;
+  const gate = new Promise((resolve) => { open = resolve; });
+  window.openSockets = () => open();
+  window.WebSocket = function (url) {
+    const socket = {};
+    gate.then(() => {
+      const real = new RealSocket(url);
+      for (const name of ["onopen", "onmessage", "onclose"]) {
+        real[name] = (event) => socket[name] && socket[name](event);
+      }
+    });
+    return socket;
+  };
+})();
+"""
+
+
+def test_a_message_stored_while_the_page_connects_is_shown(
+    tab, admin_user, inbox_site, live_sandbox, settings
+):
+    """The list is rendered, a message arrives and is pushed before the page's socket is open
+    (nobody hears it), then the socket opens: the page catches up without polling or reloading."""
+    from playwright.sync_api import expect
+
+    from wacloud_django.models import Message
+
+    settings.WACLOUD = {**settings.WACLOUD, "INBOX_POLL_SECONDS": HOUR}
+    tab.add_init_script(GATED_SOCKETS)
+    log_in(tab, inbox_site.url)
+    tab.evaluate("window.notReloaded = true")
+    live_sandbox.inject_inbound(**{"from": CUSTOMER}, name="Maria Silva", type="text", text="Still there?")
+    live_sandbox.wait_for_webhooks(kind="message", timeout=15)
+    assert [message.text for message in Message.objects.all()] == ["Still there?"]
+    row = tab.locator("li.conversation", has_text="Maria Silva")
+    expect(row).to_have_count(0)
+
+    tab.evaluate("window.openSockets()")
+    expect(tab.locator("body")).to_have_attribute("data-live", "open")
+    expect(row).to_contain_text("Still there?")
+    assert tab.evaluate("window.notReloaded") is True
 
 
 def test_without_a_socket_the_pages_poll(tab, admin_user, inbox_site, live_sandbox, settings):

@@ -19,7 +19,6 @@
   });
   // Live events (Django Channels): each one refreshes the list or the thread at once.
   // body[data-live="open"] pauses the polling while the socket is up; it resumes when it drops.
-  var everOpened = false;
   function connectLive(retryMs) {
     var url = document.body.dataset.liveUrl;
     if (!url || !window.WebSocket || !window.htmx) return;
@@ -29,9 +28,9 @@
     socket.onopen = function () {
       retryMs = 1000;
       document.body.dataset.live = "open";
-      // Events sent while the socket was down are lost: catch up once.
-      if (everOpened) htmx.trigger(document.body, "wacloud:live", {event: "reconnected"});
-      everOpened = true;
+      // Events sent before the socket opened (while the page loaded, or while it was down)
+      // reached nobody: catch up once on every open.
+      htmx.trigger(document.body, "wacloud:live", {event: "connected"});
     };
     socket.onmessage = function (message) {
       htmx.trigger(document.body, "wacloud:live", JSON.parse(message.data));
