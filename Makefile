@@ -12,7 +12,7 @@ INSTALLED := $(VENV)/.wacloud-installed
 CORE_SOURCES := $(shell find cpp cmake python/bindings.cpp CMakeLists.txt pyproject.toml -type f \
                   \( -name '*.cpp' -o -name '*.hpp' -o -name '*.txt' -o -name '*.cmake' -o -name '*.toml' \))
 
-.PHONY: all demo serve test cpp-test py-test bench lint format fuzz clean bootstrap wheel wheel-check sdist
+.PHONY: all demo serve test cpp-test py-test bench bench-json-floor lint format fuzz clean bootstrap wheel wheel-check sdist
 all: test
 
 bootstrap: $(INSTALLED)
@@ -53,14 +53,21 @@ bench: $(INSTALLED)
 	$(PY) -m pip install -q -e ".[bench]" --no-build-isolation
 	for bench in benchmarks/bench_*.py; do $(PY) $$bench || exit 1; done
 
+# What parsing a webhook costs at least with Boost.JSON (and simdjson, when installed).
+bench-json-floor: $(INSTALLED)
+	cmake -S . -B build/json-floor -DCMAKE_BUILD_TYPE=Release -DWACLOUD_BUILD_BENCHMARKS=ON \
+	  -DWACLOUD_BUILD_PYTHON=OFF >/dev/null
+	cmake --build build/json-floor --target wacloud_json_floor -j2
+	build/json-floor/wacloud_json_floor . $${JSON_FLOOR_ROUNDS:-200}
+
 lint: $(INSTALLED)
 	$(PY) -m ruff check python django_app tests benchmarks examples
 	$(PY) -m ruff format --check python django_app tests benchmarks examples
-	clang-format --dry-run -Werror $$(find cpp python -name '*.cpp' -o -name '*.hpp')
+	clang-format --dry-run -Werror $$(find cpp python benchmarks -name '*.cpp' -o -name '*.hpp')
 
 format: $(INSTALLED)
 	$(PY) -m ruff format python django_app tests benchmarks examples
-	clang-format -i $$(find cpp python -name '*.cpp' -o -name '*.hpp')
+	clang-format -i $$(find cpp python benchmarks -name '*.cpp' -o -name '*.hpp')
 
 fuzz: $(INSTALLED)
 	bash scripts/fuzz.sh $${FUZZ_SECONDS:-60}
