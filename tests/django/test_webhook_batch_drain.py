@@ -271,6 +271,27 @@ def test_the_loop_drains_then_waits_until_stopped(account, settings):
     assert checks[-1] == 0
 
 
+def test_a_drain_ends_with_a_batch_that_took_every_pending_event(account, settings, monkeypatch):
+    """Full batches are followed by another claim; a partial one took everything pending, so
+    what is stored while it runs waits for the next drain instead of a batch of its own."""
+    batch_mode(settings)
+    stored(5, account)
+    real, claimed = webhook_batch.claim_events, []
+
+    def claim(limit):
+        events = real(limit)
+        claimed.append(len(events))
+        if len(claimed) == 3:  # stored while the third, partial, batch runs
+            stored(1, account, start=10)
+        return events
+
+    monkeypatch.setattr(webhook_batch, "claim_events", claim)
+    result = webhook_batch.drain(limit=2)
+    assert (result.counts, result.finished, claimed) == ({"processed": 5}, True, [2, 2, 1])
+    assert WebhookEvent.objects.filter(status="pending").count() == 1
+    assert webhook_batch.drain(limit=2).counts == {"processed": 1} and claimed == [2, 2, 1, 1]
+
+
 # -- the setting -----------------------------------------------------------------------------------
 
 

@@ -222,8 +222,14 @@ def drain(
 ) -> DrainResult:
     """Process batches until none is pending (or ``max_seconds`` passed, or
     ``should_stop()``). A batch rolled back by a transient database error is tried again
-    (:data:`TRANSIENT_RETRIES` times in a row, then the error is raised)."""
+    (:data:`TRANSIENT_RETRIES` times in a row, then the error is raised).
+
+    A batch that claimed fewer events than it could took every one pending: the drain ends
+    there rather than claim the few stored meanwhile one tiny batch after another (each has
+    the same statements to run as a full one). Each of those has a drain after it: the
+    loop's next poll, or the task its intake queued."""
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    size = limit or batch_settings().size
     counts: Counter[str] = Counter()
     failures = 0
     while True:
@@ -238,9 +244,9 @@ def drain(
             logger.warning("webhook batch rolled back (%s); trying again", error)
             continue
         failures = 0
-        if not done:
-            return DrainResult(dict(counts), finished=True)
         counts.update(done)
+        if sum(done.values()) < size:
+            return DrainResult(dict(counts), finished=True)
         if (deadline is not None and time.monotonic() >= deadline) or (should_stop and should_stop()):
             return DrainResult(dict(counts), finished=False)
 
