@@ -600,7 +600,9 @@ def main() -> int:
         help="wacloud pushes the inbox's live events to a Redis channel layer (channels-redis, "
         "WACLOUD_BENCH_REDIS_URL), as a deployment with the web inbox does; Redis's CPU is counted",
     )
-    parser.add_argument("--variants", default="baseline,wacloud", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--variants", default="baseline,wacloud", help="which to run, comma-separated (default: both)"
+    )
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--bodies", help=argparse.SUPPRESS)
     args = parser.parse_args()
