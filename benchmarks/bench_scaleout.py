@@ -14,8 +14,13 @@ Printed for each topology: events/s (bodies) and items/s, latency from intake to
 processed, CPU seconds by group (intakes, workers, load generators, PostgreSQL, Redis, from
 /proc) and their sum per body, the events each worker drained (from Celery's results), the load average, and
 bench_intake.py's checks that nothing was lost or duplicated; then the ratio of two to one.
-On a machine with few cores the second pair mostly competes with the first for them:
-the ratio says how much of the work spreads, not how a second host would add.
+Each host (an intake and its worker) gets a CPU quota of its own (``--host-cpus``, 0.4 CPU by
+default where cgroup quotas can be set, which needs root), as a machine of its own would have:
+two hosts have twice the CPU of one, and the ratio of two to one says whether the design turns
+it into throughput (the load generators, standing for Meta, and PostgreSQL and Redis, the shared
+database hosts, are not limited). Without quotas (``--host-cpus 0``, or no root), on a machine
+with few cores the second pair mostly competes with the first for them: the ratio then says how
+much of the work spreads, not how a second host would add.
 
 Database: ``wacloud_bench_intake`` on ``WACLOUD_BENCH_DATABASE_URL`` (bench_intake.py's,
 dropped and created by each run); broker and results: ``WACLOUD_BENCH_REDIS_URL`` (default
@@ -98,6 +103,49 @@ def redis_url() -> str:
     return os.environ.get("WACLOUD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
+CGROUP_V1_CPU = Path("/sys/fs/cgroup/cpu")
+CGROUP_V2 = Path("/sys/fs/cgroup")
+QUOTA_PERIOD_US = 100_000
+
+
+class HostQuota:
+    """A simulated host's CPU: a cgroup of its own (the cpu controller of cgroup v1, or v2's
+    cpu.max) that each of the host's processes starts in, so the host has ``cpus`` CPUs
+    whatever the other hosts do, as a machine of its own would. Needs root."""
+
+    def __init__(self, name: str, cpus: float) -> None:
+        root = CGROUP_V1_CPU if (CGROUP_V1_CPU / "cpu.cfs_quota_us").exists() else CGROUP_V2
+        self.path = root / name
+        self.path.mkdir()
+        quota = max(1000, round(cpus * QUOTA_PERIOD_US))
+        if root == CGROUP_V1_CPU:
+            (self.path / "cpu.cfs_period_us").write_text(str(QUOTA_PERIOD_US))
+            (self.path / "cpu.cfs_quota_us").write_text(str(quota))
+        else:
+            (self.path / "cpu.max").write_text(f"{quota} {QUOTA_PERIOD_US}")
+
+    @staticmethod
+    def unavailable() -> str | None:
+        """Why quotas cannot be set here, or None when they can."""
+        try:
+            probe = HostQuota(f"wacloud-bench-probe-{uuid.uuid4().hex[:8]}", 1.0)
+        except OSError as error:
+            return f"no cgroup CPU quota here ({error.strerror or error}; it needs root and a cpu controller)"
+        probe.remove()
+        return None
+
+    def command(self, command: list[str]) -> list[str]:
+        """``command`` started inside the cgroup (before it can fork workers of its own)."""
+        return ["sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.path / "cgroup.procs"), *command]
+
+    def remove(self) -> None:
+        try:
+            self.path.rmdir()
+        except OSError:  # a process of the host still exiting: the kernel keeps it until then
+            time.sleep(0.5)
+            self.path.rmdir()
+
+
 class Topology:
     """``size`` intakes and ``size`` workers, each in its own process group."""
 
@@ -115,10 +163,18 @@ class Topology:
         }
         self.folder = folder
         self.ports = [_free_port() for _ in range(size)]
+        # Host i runs intake i and worker i, within its CPU quota when one is set.
+        self.hosts = [
+            HostQuota(f"wacloud-bench-host-{token}-{index}", args.host_cpus) for index in range(size)
+        ] if args.host_cpus else []  # fmt: skip
+        wrap = [host.command for host in self.hosts] or [list] * size
         self.intakes = [
-            self._start(self._gunicorn(port, args.web_workers), f"intake-{port}") for port in self.ports
+            self._start(wrap[index](self._gunicorn(port, args.web_workers)), f"intake-{port}")
+            for index, port in enumerate(self.ports)
         ]
-        self.workers = [self._start(self._celery(name), name) for name in self.worker_names]
+        self.workers = [
+            self._start(wrap[index](self._celery(name)), name) for index, name in enumerate(self.worker_names)
+        ]
 
     def _start(self, command: list[str], name: str) -> subprocess.Popen:
         with open(self.folder / f"{name}.log", "wb") as log:
@@ -218,6 +274,8 @@ class Topology:
             client.delete(self.queue, f"_kombu.binding.{self.queue}")
         finally:
             client.close()
+        for host in self.hosts:
+            host.remove()
 
 
 def post_round_robin(urls: list[str], bodies: list[bytes], folder: Path, name: str, args) -> dict:
@@ -296,7 +354,19 @@ def main() -> int:
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers per intake (default 2)")
     parser.add_argument("--batch-size", type=int, default=200, help="events per batch (default 200)")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight, over all intakes")
+    parser.add_argument(
+        "--host-cpus", type=float, default=None,
+        help="CPUs of each simulated host (an intake and a worker), set by a cgroup quota; 0: no limit. "
+        "Default: 0.4 where cgroup quotas can be set (root), else no limit",
+    )  # fmt: skip
     args = parser.parse_args()
+    quota_note = ""
+    if args.host_cpus is None or args.host_cpus > 0:
+        why_not = HostQuota.unavailable()
+        if why_not and args.host_cpus:
+            parser.error(f"--host-cpus: {why_not}")
+        args.host_cpus = 0 if why_not else (args.host_cpus or 0.4)
+        quota_note = why_not or ""
     os.environ["DJANGO_SETTINGS_MODULE"] = "intake_app"
     count = 600 if args.quick else args.count
     bodies, expected = make_bodies(count, seed=1)
@@ -320,6 +390,13 @@ def main() -> int:
         f"intakes (gunicorn, {args.web_workers} workers each, {args.concurrency} requests in flight in all), "
         f"drained by Celery workers (solo pool, batches of {args.batch_size}). {os.cpu_count()} CPUs."
     )
+    if args.host_cpus:
+        print(f"Each host (an intake and a worker) limited to {args.host_cpus:g} CPU by a cgroup quota; "
+              "the load generators, PostgreSQL and Redis are not limited.")  # fmt: skip
+    else:
+        why = f" ({quota_note})" if quota_note else ""
+        print(f"Hosts not CPU-limited{why}: on a machine with few cores the second pair mostly "
+              "competes with the first for them.")  # fmt: skip
     print(
         f"{'':22} {'events/s':>9} {'items/s':>9} {'p50 s':>7} {'p99 s':>7}   CPU s: intakes / workers / "
         "load generators / postgres / redis (machine busy)   CPU ms per body   events drained by worker   "
