@@ -118,11 +118,15 @@ class HostQuota:
         self.path = root / name
         self.path.mkdir()
         quota = max(1000, round(cpus * QUOTA_PERIOD_US))
-        if root == CGROUP_V1_CPU:
-            (self.path / "cpu.cfs_period_us").write_text(str(QUOTA_PERIOD_US))
-            (self.path / "cpu.cfs_quota_us").write_text(str(quota))
-        else:
-            (self.path / "cpu.max").write_text(f"{quota} {QUOTA_PERIOD_US}")
+        try:
+            if root == CGROUP_V1_CPU:
+                (self.path / "cpu.cfs_period_us").write_text(str(QUOTA_PERIOD_US))
+                (self.path / "cpu.cfs_quota_us").write_text(str(quota))
+            else:  # no cpu.max unless the parent enables the cpu controller for its children
+                (self.path / "cpu.max").write_text(f"{quota} {QUOTA_PERIOD_US}")
+        except OSError:
+            self.path.rmdir()
+            raise
 
     @staticmethod
     def unavailable() -> str | None:
