@@ -1,7 +1,8 @@
 """Live updates in a real browser, over the inbox's WebSocket: with polling set to once an
 hour, a customer's message appears in the open chat and in the conversation list, and a
-reply's ticks change, without a reload; a message pushed before the page's socket opened is
-caught up when it opens. Without a socket the pages fall back to polling."""
+reply's ticks change, without a reload. No event goes unshown: one pushed before the page's
+socket opened, one arriving while a refresh is in flight, or while htmx settles a swapped-in
+thread. Without a socket the pages fall back to polling."""
 
 from __future__ import annotations
 
@@ -122,6 +123,111 @@ def test_a_message_stored_while_the_page_connects_is_shown(
     expect(tab.locator("body")).to_have_attribute("data-live", "open")
     expect(row).to_contain_text("Still there?")
     assert tab.evaluate("window.notReloaded") is True
+
+
+def test_an_event_during_a_refresh_in_flight_is_shown(
+    browser_context, admin_user, inbox_site, live_sandbox, settings
+):
+    """The chat's refresh for one message is still on its way when the next message's event
+    arrives: the page shows both once the answers are in."""
+    import re
+    import time
+
+    from playwright.sync_api import expect
+
+    from wacloud_django.models import Conversation
+
+    settings.WACLOUD = {**settings.WACLOUD, "INBOX_POLL_SECONDS": HOUR}
+    login = browser_context.new_page()
+    log_in(login, inbox_site.url)
+    login.close()
+    live_sandbox.inject_inbound(**{"from": CUSTOMER}, name="Maria Silva", type="text", text="First")
+    live_sandbox.wait_for_webhooks(kind="message", timeout=15)
+    conversation = Conversation.objects.get(contact__wa_id=CUSTOMER)
+
+    held = []  # once armed, the next thread refresh: answered by the server now, handed over later
+    armed = False
+
+    def hold_one(route):
+        if armed and not held:
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    chat = browser_context.new_page()
+    chat.route(re.compile(r"/thread/"), hold_one)
+    with chat.expect_response(re.compile(r"/thread/")):  # the catch-up as the socket opens
+        chat.goto(f"{inbox_site.url}/inbox/c/{conversation.pk}/")
+    expect(chat.locator("body")).to_have_attribute("data-live", "open")
+    thread = chat.locator("#thread")
+    expect(thread).not_to_have_class(re.compile("htmx-request"))
+    chat.evaluate("""window.messageEvents = 0;
+        document.body.addEventListener("wacloud:live", (e) => {
+          if (e.detail.event === "message") window.messageEvents += 1;
+        });""")
+
+    armed = True
+    live_sandbox.inject_inbound(**{"from": CUSTOMER}, name="Maria Silva", type="text", text="Second")
+    chat.wait_for_function("window.messageEvents >= 1")
+    deadline = time.monotonic() + 15
+    while not held and time.monotonic() < deadline:
+        chat.evaluate("0")  # lets Playwright hand the refresh's request to hold_one
+    assert held, "the page asked for no refresh after the message's event"
+    live_sandbox.inject_inbound(**{"from": CUSTOMER}, name="Maria Silva", type="text", text="Third")
+    chat.wait_for_function("window.messageEvents >= 2")  # arrived while the first refresh is held
+    route, answer = held[0]
+    try:
+        route.fulfill(response=answer)
+    except Exception:  # the page gave that request up for the newer one
+        pass
+    expect(thread).to_contain_text("Second")
+    expect(thread).to_contain_text("Third")
+
+
+def test_an_event_while_a_refresh_settles_is_caught_up(
+    browser_context, admin_user, inbox_site, live_sandbox, settings
+):
+    """htmx makes a swapped-in thread listen only once it has settled it: an event that comes in
+    between is followed by one catch-up. The page's clock is paused, so the settle waits."""
+    import re
+    import time
+
+    from playwright.sync_api import expect
+
+    from wacloud_django.models import Conversation
+
+    settings.WACLOUD = {**settings.WACLOUD, "INBOX_POLL_SECONDS": HOUR}
+    login = browser_context.new_page()
+    log_in(login, inbox_site.url)
+    login.close()
+    live_sandbox.inject_inbound(**{"from": CUSTOMER}, name="Maria Silva", type="text", text="First")
+    live_sandbox.wait_for_webhooks(kind="message", timeout=15)
+    conversation = Conversation.objects.get(contact__wa_id=CUSTOMER)
+
+    chat = browser_context.new_page()
+    chat.add_init_script("""window.messageEvents = 0; window.swaps = 0;
+        document.addEventListener("htmx:afterSwap", () => { window.swaps += 1; });
+        document.addEventListener("wacloud:live", (e) => {
+          if (e.detail.event === "message") window.messageEvents += 1;
+        });""")
+    chat.clock.install()
+    chat.clock.pause_at(time.time() + 1)  # no page timer fires until run_for below
+    chat.goto(f"{inbox_site.url}/inbox/c/{conversation.pk}/")
+    expect(chat.locator("body")).to_have_attribute("data-live", "open")
+
+    def wait_until(condition: str) -> None:  # evaluated now and again, without the page's timers
+        deadline = time.monotonic() + 15
+        while not chat.evaluate(condition):
+            assert time.monotonic() < deadline, f"never true: {condition}"
+
+    wait_until("window.swaps >= 1")  # the catch-up as the socket opened, swapped in, not settled
+    live_sandbox.inject_inbound(**{"from": CUSTOMER}, name="Maria Silva", type="text", text="Second")
+    wait_until("window.messageEvents >= 1")
+    thread = chat.locator("#thread")
+    expect(thread).not_to_contain_text("Second")
+    chat.clock.run_for(1000)  # the settle
+    expect(thread).to_contain_text("Second")
+    assert re.search(r"First.*Second", thread.inner_text(), re.S)
 
 
 def test_without_a_socket_the_pages_poll(tab, admin_user, inbox_site, live_sandbox, settings):

@@ -17,6 +17,21 @@
     stickToBottom(document.getElementById("thread"), true);
     connectLive(1000);
   });
+  // A swapped-in element listens only once htmx has settled it: an event that arrives in
+  // between reaches no listener, so one catch-up follows the settle.
+  var unsettled = 0, missed = false;
+  document.addEventListener("htmx:afterSwap", function () { unsettled += 1; });
+  document.addEventListener("htmx:afterSettle", function () {
+    unsettled = Math.max(0, unsettled - 1);
+    if (unsettled === 0 && missed) {
+      missed = false;
+      htmx.trigger(document.body, "wacloud:live", {event: "caught-up"});
+    }
+  });
+  function deliver(detail) {
+    if (unsettled > 0) missed = true;
+    htmx.trigger(document.body, "wacloud:live", detail);
+  }
   // Live events (Django Channels): each one refreshes the list or the thread at once.
   // body[data-live="open"] pauses the polling while the socket is up; it resumes when it drops.
   function connectLive(retryMs) {
@@ -30,10 +45,10 @@
       document.body.dataset.live = "open";
       // Events sent before the socket opened (while the page loaded, or while it was down)
       // reached nobody: catch up once on every open.
-      htmx.trigger(document.body, "wacloud:live", {event: "connected"});
+      deliver({event: "connected"});
     };
     socket.onmessage = function (message) {
-      htmx.trigger(document.body, "wacloud:live", JSON.parse(message.data));
+      deliver(JSON.parse(message.data));
     };
     socket.onclose = function (event) {
       delete document.body.dataset.live;
