@@ -7,6 +7,8 @@ thread. Without a socket the pages fall back to polling."""
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import pytest
 from browser_support import CUSTOMER, log_in
@@ -125,16 +127,19 @@ def test_a_message_stored_while_the_page_connects_is_shown(
     assert tab.evaluate("window.notReloaded") is True
 
 
-def test_an_event_during_a_refresh_in_flight_is_shown(
-    browser_context, admin_user, inbox_site, live_sandbox, settings
-):
-    """The chat's refresh for one message is still on its way when the next message's event
-    arrives: the page shows both once the answers are in."""
-    import re
-    import time
+# window.messageEvents: the live "message" events the page has received; window.swaps: htmx's swaps.
+COUNT_MESSAGE_EVENTS = """window.messageEvents = 0;
+document.addEventListener("wacloud:live", (e) => {
+  if (e.detail.event === "message") window.messageEvents += 1;
+});
+"""
+COUNT_SWAPS = """window.swaps = 0;
+document.addEventListener("htmx:afterSwap", () => { window.swaps += 1; });
+"""
 
-    from playwright.sync_api import expect
 
+def a_conversation_polled_hourly(browser_context, inbox_site, live_sandbox, settings):
+    """Polling set to once an hour, Ana logged in, and Maria's conversation holding "First"."""
     from wacloud_django.models import Conversation
 
     settings.WACLOUD = {**settings.WACLOUD, "INBOX_POLL_SECONDS": HOUR}
@@ -143,7 +148,17 @@ def test_an_event_during_a_refresh_in_flight_is_shown(
     login.close()
     live_sandbox.inject_inbound(**{"from": CUSTOMER}, name="Maria Silva", type="text", text="First")
     live_sandbox.wait_for_webhooks(kind="message", timeout=15)
-    conversation = Conversation.objects.get(contact__wa_id=CUSTOMER)
+    return Conversation.objects.get(contact__wa_id=CUSTOMER)
+
+
+def test_an_event_during_a_refresh_in_flight_is_shown(
+    browser_context, admin_user, inbox_site, live_sandbox, settings
+):
+    """The chat's refresh for one message is still on its way when the next message's event
+    arrives: the page shows both once the answers are in."""
+    from playwright.sync_api import expect
+
+    conversation = a_conversation_polled_hourly(browser_context, inbox_site, live_sandbox, settings)
 
     held = []  # once armed, the next thread refresh: answered by the server now, handed over later
     armed = False
@@ -161,10 +176,7 @@ def test_an_event_during_a_refresh_in_flight_is_shown(
     expect(chat.locator("body")).to_have_attribute("data-live", "open")
     thread = chat.locator("#thread")
     expect(thread).not_to_have_class(re.compile("htmx-request"))
-    chat.evaluate("""window.messageEvents = 0;
-        document.body.addEventListener("wacloud:live", (e) => {
-          if (e.detail.event === "message") window.messageEvents += 1;
-        });""")
+    chat.evaluate(COUNT_MESSAGE_EVENTS)
 
     armed = True
     live_sandbox.inject_inbound(**{"from": CUSTOMER}, name="Maria Silva", type="text", text="Second")
@@ -189,27 +201,12 @@ def test_an_event_while_a_refresh_settles_is_caught_up(
 ):
     """htmx makes a swapped-in thread listen only once it has settled it: an event that comes in
     between is followed by one catch-up. The page's clock is paused, so the settle waits."""
-    import re
-    import time
-
     from playwright.sync_api import expect
 
-    from wacloud_django.models import Conversation
-
-    settings.WACLOUD = {**settings.WACLOUD, "INBOX_POLL_SECONDS": HOUR}
-    login = browser_context.new_page()
-    log_in(login, inbox_site.url)
-    login.close()
-    live_sandbox.inject_inbound(**{"from": CUSTOMER}, name="Maria Silva", type="text", text="First")
-    live_sandbox.wait_for_webhooks(kind="message", timeout=15)
-    conversation = Conversation.objects.get(contact__wa_id=CUSTOMER)
+    conversation = a_conversation_polled_hourly(browser_context, inbox_site, live_sandbox, settings)
 
     chat = browser_context.new_page()
-    chat.add_init_script("""window.messageEvents = 0; window.swaps = 0;
-        document.addEventListener("htmx:afterSwap", () => { window.swaps += 1; });
-        document.addEventListener("wacloud:live", (e) => {
-          if (e.detail.event === "message") window.messageEvents += 1;
-        });""")
+    chat.add_init_script(COUNT_MESSAGE_EVENTS + COUNT_SWAPS)
     chat.clock.install()
     chat.clock.pause_at(time.time() + 1)  # no page timer fires until run_for below
     chat.goto(f"{inbox_site.url}/inbox/c/{conversation.pk}/")
