@@ -18,18 +18,22 @@
     connectLive(1000);
   });
   // A swapped-in element listens only once htmx has settled it: an event that arrives in
-  // between reaches no listener, so one catch-up follows the settle.
-  var unsettled = 0, missed = false;
-  document.addEventListener("htmx:afterSwap", function () { unsettled += 1; });
-  document.addEventListener("htmx:afterSettle", function () {
-    unsettled = Math.max(0, unsettled - 1);
-    if (unsettled === 0 && missed) {
+  // between reaches no listener, so one catch-up follows the settle. (An element swapped out
+  // again before it settled no longer counts: its settle never reaches the document.)
+  var unsettled = [], missed = false;
+  function stillUnsettled(settled) {
+    unsettled = unsettled.filter(function (el) { return el !== settled && el.isConnected; });
+    return unsettled.length > 0;
+  }
+  document.addEventListener("htmx:afterSwap", function (event) { unsettled.push(event.target); });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!stillUnsettled(event.target) && missed) {
       missed = false;
       htmx.trigger(document.body, "wacloud:live", {event: "caught-up"});
     }
   });
   function deliver(detail) {
-    if (unsettled > 0) missed = true;
+    if (stillUnsettled(null)) missed = true;
     htmx.trigger(document.body, "wacloud:live", detail);
   }
   // Live events (Django Channels): each one refreshes the list or the thread at once.
