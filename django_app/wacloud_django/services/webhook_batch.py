@@ -220,7 +220,7 @@ def drain(
     limit: int | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> DrainResult:
-    """Process batches until none is pending (or ``max_seconds`` passed, or
+    """Process batches until one takes every pending event (or ``max_seconds`` passed, or
     ``should_stop()``). A batch rolled back by a transient database error is tried again
     (:data:`TRANSIENT_RETRIES` times in a row, then the error is raised).
 
@@ -299,8 +299,8 @@ def trigger_drain_on_commit() -> None:
 
 def _queue_debounced(debounce: float) -> None:
     """At most two drain tasks per process and ``debounce`` seconds: one at once, and one
-    at the window's end for events stored meanwhile (a task drains until none is pending,
-    so every event has a task that starts after its commit)."""
+    at the window's end for events stored meanwhile (a task takes the events pending when it
+    claims, so every event has a task that starts after its commit)."""
     global _window_ends, _trailing_queued
     now = time.monotonic()
     with _debounce_lock:
