@@ -234,7 +234,7 @@ def drain(
     failures = 0
     while True:
         try:
-            done = process_batch(limit)
+            done = process_batch(size)
         except _TRANSIENT_DB_ERRORS as error:
             failures += 1
             if not connection.in_atomic_block:  # a lost connection is reopened for the next try
