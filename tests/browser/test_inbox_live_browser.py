@@ -138,6 +138,14 @@ document.addEventListener("htmx:afterSwap", () => { window.swaps += 1; });
 """
 
 
+def wait_until(check, what: str) -> None:
+    """Asks ``check()`` again and again (each Playwright call in it lets the page's events reach
+    the test) until it is true; fails with ``what`` after 15 s."""
+    deadline = time.monotonic() + 15
+    while not check():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+
+
 def a_conversation_polled_hourly(browser_context, inbox_site, live_sandbox, settings):
     """Polling set to once an hour, Ana logged in, and Maria's conversation holding "First"."""
     from wacloud_django.models import Conversation
@@ -181,10 +189,8 @@ def test_an_event_during_a_refresh_in_flight_is_shown(
     armed = True
     live_sandbox.inject_inbound(**{"from": CUSTOMER}, name="Maria Silva", type="text", text="Second")
     chat.wait_for_function("window.messageEvents >= 1")
-    deadline = time.monotonic() + 15
-    while not held and time.monotonic() < deadline:
-        chat.evaluate("0")  # lets Playwright hand the refresh's request to hold_one
-    assert held, "the page asked for no refresh after the message's event"
+    # Each evaluate lets Playwright hand the refresh's request to hold_one.
+    wait_until(lambda: chat.evaluate("0") == 0 and held, "a refresh after the message's event")
     live_sandbox.inject_inbound(**{"from": CUSTOMER}, name="Maria Silva", type="text", text="Third")
     chat.wait_for_function("window.messageEvents >= 2")  # arrived while the first refresh is held
     route, answer = held[0]
@@ -212,14 +218,13 @@ def test_an_event_while_a_refresh_settles_is_caught_up(
     chat.goto(f"{inbox_site.url}/inbox/c/{conversation.pk}/")
     expect(chat.locator("body")).to_have_attribute("data-live", "open")
 
-    def wait_until(condition: str) -> None:  # evaluated now and again, without the page's timers
-        deadline = time.monotonic() + 15
-        while not chat.evaluate(condition):
-            assert time.monotonic() < deadline, f"never true: {condition}"
+    def page_says(condition: str):  # asked of the page without its timers, which are paused
+        return lambda: chat.evaluate(condition)
 
-    wait_until("window.swaps >= 1")  # the catch-up as the socket opened, swapped in, not settled
+    # The catch-up as the socket opened: swapped in, not settled.
+    wait_until(page_says("window.swaps >= 1"), "the catch-up's swap")
     live_sandbox.inject_inbound(**{"from": CUSTOMER}, name="Maria Silva", type="text", text="Second")
-    wait_until("window.messageEvents >= 1")
+    wait_until(page_says("window.messageEvents >= 1"), "the message's event")
     thread = chat.locator("#thread")
     expect(thread).not_to_contain_text("Second")
     chat.clock.run_for(1000)  # the settle
