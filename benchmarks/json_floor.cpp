@@ -4,7 +4,7 @@
 // the JSON with Boost.JSON can do less), and simdjson's tree when the build found simdjson
 // (not a dependency of wacloud: measured to know what another library would change).
 //
-// Build and run: make bench-json-floor (docs/performance.md, "Parsing").
+// Build and run: make bench-json-floor (docs/performance.md, "The floor of any parse").
 #include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/monotonic_resource.hpp>
